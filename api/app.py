@@ -1,0 +1,80 @@
+"""The ASGI application: routes, lifespan, and the database context each request runs in."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.db import is_reachable, open_database
+from api.graphql_http import graphql_endpoint
+from api.members import MemberRegistry
+from api.runtime import Runtime
+from api.settings import Settings
+from schema import build_schema
+
+
+class DatabaseContextMiddleware:
+    """Enter this app's Tortoise context for each request.
+
+    Tortoise keeps its connections in a context variable; entering it here (rather than
+    Tortoise's process-global fallback) lets several apps with different databases share a
+    process, as the test suite does with SQLite and Postgres.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
+        if runtime is None or scope["type"] == "lifespan":
+            await self.app(scope, receive, send)
+            return
+        with runtime.database:
+            await self.app(scope, receive, send)
+
+
+async def healthz(_: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> JSONResponse:
+    runtime: Runtime = request.app.state.runtime
+    checks = {"database": await is_reachable(runtime.database)}
+    ready = all(checks.values())
+    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+
+def create_app(settings: Settings, *, development_token: str | None = None) -> Starlette:
+    """The app expects a migrated database: `heed serve` and the tests migrate first."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = await open_database(settings.database_url, migrate=False)
+        app.state.runtime = Runtime(
+            settings=settings,
+            schema=build_schema(settings.limits, introspection=not settings.is_production),
+            database=database,
+            members=MemberRegistry(),
+            development_token=development_token,
+        )
+        try:
+            yield
+        finally:
+            await database.close_connections()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(DatabaseContextMiddleware)
+    return app

@@ -1,0 +1,217 @@
+"""Who is calling: a member (JWT from the host product's backend) or an admin (API key).
+
+The token is the source of truth for a member's roles and attributes, so authentication needs
+no database: the principal is built from verified claims alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import jwt
+import orjson
+
+from api.settings import Settings
+
+ADMIN_KEY_HEADER = "x-heed-admin-key"
+ADMIN_ORG_HEADER = "x-heed-organization"
+MAX_ID_LENGTH = 128
+DEV_TOKEN_TTL_SECONDS = 30 * 24 * 3600
+
+
+class AuthError(Exception):
+    """Authentication failed; `reason` is safe to show to the caller."""
+
+    def __init__(self, reason: str, code: str = "UNAUTHENTICATED") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code
+
+
+@dataclass(frozen=True)
+class MemberPrincipal:
+    """A member of an organization, exactly as the host product's token describes them."""
+
+    organization_id: str
+    member_id: str
+    roles: tuple[str, ...] = ()
+    organization_name: str | None = None
+    name: str | None = None
+    email: str | None = None
+    locale: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def claims_hash(self) -> str:
+        """Changes whenever anything Heed stores about the member changes."""
+        body = orjson.dumps(
+            [
+                self.roles,
+                self.organization_name,
+                self.name,
+                self.email,
+                self.locale,
+                dict(self.attributes),
+            ],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        return hashlib.sha256(body).hexdigest()
+
+
+@dataclass(frozen=True)
+class AdminPrincipal:
+    """A server or operator holding the admin key, optionally acting for one organization."""
+
+    organization_id: str | None = None
+
+
+Principal = MemberPrincipal | AdminPrincipal
+
+
+def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
+    """Resolve the caller from request headers, or raise AuthError saying why not."""
+    admin_key = headers.get(ADMIN_KEY_HEADER)
+    if admin_key is not None:
+        if not settings.admin_key:
+            raise AuthError("admin key authentication is not configured (HEED_ADMIN_KEY)")
+        if not hmac.compare_digest(admin_key.encode(), settings.admin_key.encode()):
+            raise AuthError("invalid admin key")
+        org = headers.get(ADMIN_ORG_HEADER) or None
+        return AdminPrincipal(organization_id=_checked_id(org, ADMIN_ORG_HEADER) if org else None)
+    authorization = headers.get("authorization")
+    if not authorization:
+        raise AuthError("missing Authorization header: send 'Authorization: Bearer <token>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthError("malformed Authorization header: expected 'Bearer <token>'")
+    return principal_from_token(token.strip(), settings)
+
+
+def principal_from_token(token: str, settings: Settings) -> MemberPrincipal:
+    key = settings.jwt_verification_key
+    if not key:
+        raise AuthError("token authentication is not configured (HEED_JWT_SECRET)")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+        )
+    except jwt.ExpiredSignatureError:
+        raise AuthError("token expired", "TOKEN_EXPIRED") from None
+    except jwt.InvalidAlgorithmError:
+        raise AuthError(f"token algorithm not allowed: expected {settings.jwt_algorithm}") from None
+    except jwt.InvalidSignatureError:
+        raise AuthError("token signature does not verify") from None
+    except jwt.MissingRequiredClaimError as exc:
+        raise AuthError(f"token is missing the '{exc.claim}' claim") from None
+    except jwt.InvalidAudienceError:
+        raise AuthError("token audience does not match") from None
+    except jwt.InvalidIssuerError:
+        raise AuthError("token issuer does not match") from None
+    except jwt.PyJWTError as exc:
+        raise AuthError(f"invalid token: {exc}") from None
+    return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> MemberPrincipal:
+    roles = claims.get("roles", [])
+    if isinstance(roles, str):
+        roles = [part for part in roles.replace(",", " ").split() if part]
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise AuthError("token claim 'roles' must be a list of strings")
+    attributes = claims.get("attrs", {})
+    if not isinstance(attributes, dict):
+        raise AuthError("token claim 'attrs' must be an object")
+    return MemberPrincipal(
+        organization_id=_checked_id(claims.get("org"), "org"),
+        member_id=_checked_id(claims.get("sub"), "sub"),
+        roles=tuple(sorted(set(roles))),
+        organization_name=_optional_text(claims, "org_name", 200),
+        name=_optional_text(claims, "name", 200),
+        email=_optional_text(claims, "email", 320),
+        locale=_optional_text(claims, "locale", 35),
+        attributes=attributes,
+    )
+
+
+def _checked_id(value: object, claim: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise AuthError(f"token claim '{claim}' must be a non-empty string")
+    if len(value) > MAX_ID_LENGTH:
+        raise AuthError(f"token claim '{claim}' is longer than {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _optional_text(claims: Mapping[str, Any], claim: str, limit: int) -> str | None:
+    value = claims.get(claim)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > limit:
+        raise AuthError(f"token claim '{claim}' must be a string of at most {limit} characters")
+    return value
+
+
+def mint_token(
+    settings: Settings,
+    *,
+    organization_id: str,
+    member_id: str,
+    roles: tuple[str, ...] = (),
+    organization_name: str | None = None,
+    name: str | None = None,
+    email: str | None = None,
+    locale: str | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    ttl_seconds: int = DEV_TOKEN_TTL_SECONDS,
+) -> str:
+    """A token as the host product's backend would sign it (HS* secrets only)."""
+    if not settings.jwt_secret or not settings.jwt_algorithm.startswith("HS"):
+        raise AuthError("minting tokens needs HEED_JWT_SECRET with an HS* algorithm")
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": member_id,
+        "org": organization_id,
+        "roles": list(roles),
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    optional = {
+        "org_name": organization_name,
+        "name": name,
+        "email": email,
+        "locale": locale,
+        "attrs": attributes,
+    }
+    claims.update({key: value for key, value in optional.items() if value})
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    return jwt.encode(claims, settings.jwt_secret, algorithm=settings.jwt_algorithm)
+
+
+def with_development_secret(settings: Settings) -> Settings:
+    """In development without a configured key, use a local secret kept in the data folder.
+
+    Kept on disk so that tokens printed by `heed serve` and `heed token` stay valid across
+    restarts; never used in production, where a missing key is a configuration error.
+    """
+    if settings.is_production or settings.jwt_verification_key:
+        return settings
+    path = Path(settings.data_dir) / "dev-jwt-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return replace(settings, jwt_secret=path.read_text().strip())

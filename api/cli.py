@@ -1,0 +1,185 @@
+"""The `heed` command: serve, migrate, mint development tokens, export the schema.
+
+Every failure a user can cause (bad configuration, unreachable database) ends with one line
+on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from api.auth import AuthError, mint_token, with_development_secret
+from api.db import DatabaseUnavailable, open_database
+from api.settings import ConfigError, Settings
+
+DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
+
+
+class CommandError(Exception):
+    """Ends the command with this message and exit code 1."""
+
+
+def load_settings() -> Settings:
+    return with_development_secret(Settings.from_env())
+
+
+async def _migrate(settings: Settings) -> None:
+    database = await open_database(settings.database_url, migrate=True)
+    await database.close_connections()
+
+
+def migrate_command(_: argparse.Namespace) -> None:
+    settings = load_settings()
+    asyncio.run(_migrate(settings))
+    print(f"database is up to date ({_redacted(settings.database_url)})")
+
+
+def token_command(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    attributes = dict(_key_value(item) for item in args.attr)
+    try:
+        token = mint_token(
+            settings,
+            organization_id=args.org,
+            member_id=args.member,
+            roles=tuple(role for role in args.roles.split(",") if role),
+            organization_name=args.org_name,
+            name=args.name,
+            email=args.email,
+            locale=args.locale,
+            attributes=attributes or None,
+            ttl_seconds=args.ttl,
+        )
+    except AuthError as exc:
+        raise CommandError(exc.reason) from None
+    print(token)
+
+
+def serve_command(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = load_settings()
+    asyncio.run(_migrate(settings))
+    url = f"http://{args.host}:{args.port}/graphql"
+    if not settings.is_production:
+        token = mint_token(
+            settings,
+            organization_id="demo",
+            member_id="dev",
+            roles=("admin",),
+            organization_name="Demo Inc.",
+            name="Dev Admin",
+            email="dev@demo.test",
+        )
+        os.environ[DEV_TOKEN_ENV] = token
+        print(f"Heed is serving GraphQL (and GraphiQL) on {url}")
+        print("Development token (member 'dev', organization 'demo', role admin):")
+        print(token, flush=True)
+    else:
+        print(f"Heed is serving GraphQL on {url}", flush=True)
+    uvicorn.run(
+        "api.cli:app_from_environment",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level="info",
+        proxy_headers=True,
+    )
+
+
+def app_from_environment() -> object:
+    """Uvicorn's factory: each worker process builds its app from the same environment."""
+    from api.app import create_app
+
+    return create_app(load_settings(), development_token=os.environ.get(DEV_TOKEN_ENV))
+
+
+def export_schema_command(args: argparse.Namespace) -> None:
+    from schema import schema_sdl
+
+    sdl = schema_sdl()
+    path = Path(args.output)
+    if args.check:
+        if not path.exists() or path.read_text() != sdl:
+            raise CommandError(f"{path} is out of date: run 'heed export-schema'")
+        print(f"{path} matches the code")
+        return
+    path.write_text(sdl)
+    print(f"wrote {path}")
+
+
+def _key_value(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise CommandError(f"--attr expects key=value, not {item!r}")
+    return key, value
+
+
+def _redacted(url: str) -> str:
+    """Database URLs may carry a password: never print it."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in credentials else url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="heed", description="Heed: a headless GraphQL API for B2B onboarding."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="migrate the database and serve GraphQL on /graphql")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.set_defaults(handler=serve_command)
+
+    migrate = commands.add_parser("migrate", help="apply the database migrations")
+    migrate.set_defaults(handler=migrate_command)
+
+    token = commands.add_parser(
+        "token", help="print a member token signed with the configured secret"
+    )
+    token.add_argument("--org", required=True, help="organization id (the token's 'org')")
+    token.add_argument("--member", required=True, help="member id (the token's 'sub')")
+    token.add_argument("--roles", default="", help="comma-separated roles, e.g. admin,billing")
+    token.add_argument("--org-name", help="organization display name")
+    token.add_argument("--name", help="member display name")
+    token.add_argument("--email")
+    token.add_argument("--locale", help="e.g. en, ru")
+    token.add_argument(
+        "--attr", action="append", default=[], metavar="KEY=VALUE", help="attribute (repeatable)"
+    )
+    token.add_argument("--ttl", type=int, default=30 * 24 * 3600, help="lifetime in seconds")
+    token.set_defaults(handler=token_command)
+
+    export = commands.add_parser("export-schema", help="write the GraphQL SDL to schema.graphql")
+    export.add_argument("--output", default="schema.graphql")
+    export.add_argument("--check", action="store_true", help="fail if the file is out of date")
+    export.set_defaults(handler=export_schema_command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], None] = args.handler
+    try:
+        handler(args)
+    except (ConfigError, CommandError, DatabaseUnavailable) as exc:
+        print(f"heed: {exc}", file=sys.stderr)
+        sys.exit(2 if isinstance(exc, ConfigError) else 1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

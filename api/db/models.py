@@ -1,0 +1,140 @@
+"""Tortoise models: the only state Heed stores.
+
+Every table that holds onboarding state carries `organization_id`, so rows can be distributed
+by organization (Citus) and every query can be scoped to one tenant.
+Model docstrings become SQL table comments, and Tortoise splits scripts on semicolons:
+keep semicolons out of them.
+Ids exposed by the API are the host product's (`external_id`) or the writers' (flow, step and
+content ids); the integer primary keys never leave the service.
+"""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Organization(Model):
+    """A customer account of the host product, created on first sight from a token's `org`."""
+
+    id = fields.BigIntField(primary_key=True)
+    external_id = fields.CharField(max_length=128, unique=True)
+    name = fields.CharField(max_length=200, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "organization"
+
+
+class Member(Model):
+    """A user of an organization. Roles and attributes mirror the latest token seen."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="members", on_delete=fields.CASCADE
+    )
+    external_id = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=200, null=True)
+    email = fields.CharField(max_length=320, null=True)
+    locale = fields.CharField(max_length=35, null=True)
+    roles = fields.JSONField(default=list)
+    attributes = fields.JSONField(default=dict)
+    claims_hash = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "member"
+        unique_together = (("organization", "external_id"),)
+
+
+class StepState(Model):
+    """Where one step stands for one organization (org scope) or one member (user scope).
+
+    `member_key` is the member's external id, or "" for organization-scoped marks: a plain
+    non-null column so the unique constraint holds on both databases (NULLs never collide).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="step_states", on_delete=fields.CASCADE
+    )
+    member_key = fields.CharField(max_length=128, default="")
+    flow_id = fields.CharField(max_length=128)
+    step_id = fields.CharField(max_length=128)
+    state = fields.CharField(max_length=16)
+    by_member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="step_marks", on_delete=fields.CASCADE
+    )
+    flow_revision = fields.IntField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "step_state"
+        unique_together = (("organization", "member_key", "flow_id", "step_id"),)
+
+
+class Event(Model):
+    """Append-only record of what happened. Every metric is computed from these rows."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="events", on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="events", null=True, on_delete=fields.SET_NULL
+    )
+    kind = fields.CharField(max_length=64)
+    name = fields.CharField(max_length=200)
+    properties = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "event"
+        indexes = (Index(fields=("organization_id", "created_at"), name="event_org_created"),)
+
+
+class Release(Model):
+    """An immutable, numbered snapshot of all published content."""
+
+    number = fields.IntField(primary_key=True)
+    content_hash = fields.CharField(max_length=64, unique=True)
+    item_count = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "release"
+
+
+class ContentRevision(Model):
+    """One revision of one item in one locale, rendered once at publish time."""
+
+    id = fields.BigIntField(primary_key=True)
+    item_id = fields.CharField(max_length=128)
+    locale = fields.CharField(max_length=35)
+    revision = fields.IntField()
+    source_hash = fields.CharField(max_length=64)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "content_revision"
+        unique_together = (("item_id", "locale", "revision"),)
+
+
+class ReleaseItem(Model):
+    """Which revision of each item a release serves."""
+
+    id = fields.BigIntField(primary_key=True)
+    release: fields.ForeignKeyRelation[Release] = fields.ForeignKeyField(
+        "models.Release", related_name="items", on_delete=fields.CASCADE
+    )
+    revision: fields.ForeignKeyRelation[ContentRevision] = fields.ForeignKeyField(
+        "models.ContentRevision", related_name="releases", on_delete=fields.RESTRICT
+    )
+
+    class Meta:
+        table = "release_item"
+        unique_together = (("release", "revision"),)

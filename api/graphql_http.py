@@ -1,0 +1,230 @@
+"""GraphQL over HTTP, as the GraphQL-over-HTTP specification describes it.
+
+Strawberry executes; this module owns the HTTP contract: media types
+(`application/graphql-response+json` first, `application/json` for older clients), the status
+codes that go with each, authentication, body limits, and masking of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from graphql import GraphQLError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
+from strawberry.types.execution import PreExecutionError
+from tortoise.exceptions import DBConnectionError, OperationalError
+
+from api.auth import AuthError, MemberPrincipal, authenticate
+from api.context import Context
+from api.db import DatabaseUnavailable
+from api.runtime import Runtime
+from schema import is_unexpected
+
+logger = logging.getLogger("heed.http")
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+QUERY_ONLY = frozenset({OperationType.QUERY})
+QUERY_AND_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class RequestError(Exception):
+    """The request is not a GraphQL request we can run; answered before any execution."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    if _wants_ide(request):
+        if not runtime.settings.is_production:
+            return HTMLResponse(_ide_html(runtime))
+        return _error_response(404, "GraphiQL is disabled in production", JSON, request_id)
+    media_type = JSON
+    try:
+        media_type = _negotiate(request.headers.get("accept", ""))
+        params = await _read_params(request, runtime.settings.limits.max_body_bytes)
+        context = await _build_context(request, runtime, request_id)
+        result = await runtime.schema.execute(
+            params["query"],
+            variable_values=params.get("variables"),
+            context_value=context,
+            operation_name=params.get("operationName"),
+            allowed_operation_types=QUERY_ONLY if request.method == "GET" else QUERY_AND_MUTATION,
+        )
+    except AuthError as exc:
+        return _error_response(401, exc.reason, media_type, request_id, exc.code)
+    except RequestError as exc:
+        return _error_response(exc.status, exc.message, media_type, request_id, headers=exc.headers)
+    except InvalidOperationTypeError:
+        return _error_response(
+            405,
+            "mutations are only accepted over POST",
+            media_type,
+            request_id,
+            headers={"Allow": "POST"},
+        )
+    except MissingQueryError:
+        return _error_response(400, "the request has no query", media_type, request_id)
+    except CannotGetOperationTypeError as exc:
+        return _error_response(400, exc.as_http_error_reason(), media_type, request_id)
+    except DatabaseUnavailable as exc:
+        logger.error("request %s: %s", request_id, exc)
+        return _error_response(
+            503,
+            "the database is unavailable, try again shortly",
+            media_type,
+            request_id,
+            code="SERVICE_UNAVAILABLE",
+        )
+    return _result_response(result, media_type, request_id, runtime.settings.is_production)
+
+
+def _wants_ide(request: Request) -> bool:
+    return (
+        request.method == "GET"
+        and "query" not in request.query_params
+        and "text/html" in request.headers.get("accept", "")
+    )
+
+
+def _ide_html(runtime: Runtime) -> str:
+    html = get_graphql_ide_html("graphiql")
+    if runtime.development_token:
+        headers = orjson.dumps({"Authorization": f"Bearer {runtime.development_token}"}).decode()
+        html = html.replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
+    return html
+
+
+def _negotiate(accept: str) -> str:
+    """Prefer the spec's media type; fall back to JSON; refuse what neither satisfies."""
+    if not accept.strip():
+        return JSON
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    if GRAPHQL_RESPONSE in types or "application/*" in types or "*/*" in types:
+        return GRAPHQL_RESPONSE
+    if JSON in types:
+        return JSON
+    raise RequestError(406, f"cannot answer with any of: {accept}; ask for {GRAPHQL_RESPONSE}")
+
+
+async def _read_params(request: Request, max_body_bytes: int) -> dict[str, Any]:
+    if request.method == "GET":
+        params: dict[str, Any] = dict(request.query_params)
+        for key in ("variables", "extensions"):
+            if key in params:
+                params[key] = _parse_json(params[key], key)
+    elif request.method == "POST":
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != JSON:
+            raise RequestError(415, f"send the request body as {JSON}")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
+            raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body.extend(chunk)
+            if len(body) > max_body_bytes:
+                raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
+        params = _parse_json(bytes(body), "body")
+        if not isinstance(params, dict):
+            raise RequestError(400, "the request body must be a JSON object")
+    else:
+        raise RequestError(405, "use GET or POST", {"Allow": "GET, POST"})
+    _check_params(params)
+    return params
+
+
+def _parse_json(raw: str | bytes, what: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"{what} is not valid JSON: {exc}") from None
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    if not isinstance(params.get("query"), str):
+        raise RequestError(400, "'query' must be a string holding a GraphQL document")
+    expected = {"variables": dict, "operationName": str, "extensions": dict}
+    for key, kind in expected.items():
+        value = params.get(key)
+        if value is not None and not isinstance(value, kind):
+            raise RequestError(
+                400, f"'{key}' must be {'an object' if kind is dict else 'a string'}"
+            )
+
+
+async def _build_context(request: Request, runtime: Runtime, request_id: str) -> Context:
+    principal = authenticate(request.headers, runtime.settings)
+    member_ref = None
+    if isinstance(principal, MemberPrincipal):
+        try:
+            member_ref = await runtime.members.ensure(principal)
+        except (DBConnectionError, OperationalError, OSError) as exc:
+            raise DatabaseUnavailable(str(exc)) from exc
+    return Context(
+        request=request,
+        request_id=request_id,
+        settings=runtime.settings,
+        principal=principal,
+        member_ref=member_ref,
+    )
+
+
+def _result_response(
+    result: ExecutionResult, media_type: str, request_id: str, production: bool
+) -> Response:
+    body: dict[str, Any] = {}
+    if result.errors:
+        body["errors"] = [_format_error(error, request_id, production) for error in result.errors]
+    if isinstance(result, PreExecutionError):
+        # Parse or validation failure: no `data` entry at all, as the spec requires.
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+    else:
+        body["data"] = result.data
+        status = 200
+    return Response(
+        orjson.dumps(body), status, media_type=media_type, headers={"x-request-id": request_id}
+    )
+
+
+def _format_error(error: GraphQLError, request_id: str, production: bool) -> dict[str, Any]:
+    formatted = error.formatted
+    if is_unexpected(error):
+        formatted["extensions"] = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+        if production:
+            formatted["message"] = f"Internal server error (request id {request_id})"
+    return formatted
+
+
+def _error_response(
+    status: int,
+    message: str,
+    media_type: str,
+    request_id: str,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    codes = {401: "UNAUTHENTICATED", 413: "PAYLOAD_TOO_LARGE", 503: "SERVICE_UNAVAILABLE"}
+    error = {"message": message, "extensions": {"code": code or codes.get(status, "BAD_REQUEST")}}
+    all_headers = {"x-request-id": request_id, **(headers or {})}
+    if status == 401:
+        all_headers["WWW-Authenticate"] = 'Bearer realm="heed"'
+    return Response(
+        orjson.dumps({"errors": [error]}), status, media_type=media_type, headers=all_headers
+    )

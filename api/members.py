@@ -1,0 +1,93 @@
+"""Organizations and members are created on first sight and follow their latest token.
+
+A worker remembers whom it has already written, keyed by the claims' hash, so a member seen
+before costs no SQL at all; a changed role or name is written on the next request.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+
+from api.auth import MemberPrincipal
+from api.db.models import Member, Organization
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """Database keys of a member and their organization, for scoping queries."""
+
+    organization_pk: int
+    member_pk: int
+    organization_name: str | None
+
+
+class MemberRegistry:
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._seen: OrderedDict[tuple[str, str], tuple[str, MemberRef]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def ensure(self, principal: MemberPrincipal) -> MemberRef:
+        key = (principal.organization_id, principal.member_id)
+        claims_hash = principal.claims_hash
+        seen = self._seen.get(key)
+        if seen is not None and seen[0] == claims_hash:
+            self._seen.move_to_end(key)
+            return seen[1]
+        ref = await _upsert(principal, claims_hash)
+        self._seen[key] = (claims_hash, ref)
+        self._seen.move_to_end(key)
+        if len(self._seen) > self._max_entries:
+            self._seen.popitem(last=False)
+        return ref
+
+    def forget(self) -> None:
+        """Drop what this worker remembers (the database was reset underneath it)."""
+        self._seen.clear()
+
+
+async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
+    organization = await _organization(principal)
+    fields = {
+        "name": principal.name,
+        "email": principal.email,
+        "locale": principal.locale,
+        "roles": list(principal.roles),
+        "attributes": dict(principal.attributes),
+        "claims_hash": claims_hash,
+    }
+    member = await Member.get_or_none(
+        organization_id=organization.id, external_id=principal.member_id
+    )
+    if member is None:
+        try:
+            member = await Member.create(
+                organization_id=organization.id, external_id=principal.member_id, **fields
+            )
+        except IntegrityError:
+            # Another request created them first: theirs is as good as ours.
+            member = await Member.get(
+                organization_id=organization.id, external_id=principal.member_id
+            )
+    if member.claims_hash != claims_hash:
+        await Member.filter(id=member.id).update(**fields)
+    return MemberRef(
+        organization_pk=organization.id, member_pk=member.id, organization_name=organization.name
+    )
+
+
+async def _organization(principal: MemberPrincipal) -> Organization:
+    organization = await Organization.get_or_none(external_id=principal.organization_id)
+    if organization is None:
+        try:
+            organization = await Organization.create(
+                external_id=principal.organization_id, name=principal.organization_name
+            )
+        except IntegrityError:
+            organization = await Organization.get(external_id=principal.organization_id)
+    if principal.organization_name and organization.name != principal.organization_name:
+        await Organization.filter(id=organization.id).update(name=principal.organization_name)
+        organization.name = principal.organization_name
+    return organization

@@ -1,0 +1,20 @@
+"""What one worker holds for its whole life: settings, schema, database, caches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tortoise.context import TortoiseContext
+
+from api.members import MemberRegistry
+from api.settings import Settings
+from schema import HeedSchema
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    schema: HeedSchema
+    database: TortoiseContext
+    members: MemberRegistry
+    development_token: str | None = None

@@ -1,0 +1,78 @@
+"""The Heed GraphQL schema: every domain's types merged into one Query.
+
+Limits are validation rules built once per schema, never per request: the validation cache is
+keyed by the rule classes, so rules rebuilt on each request would make every lookup miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import strawberry
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from graphql.validation import ASTValidationRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.settings import Limits
+from schema.viewer import ViewerQuery
+
+logger = logging.getLogger("heed.graphql")
+
+Query = merge_types("Query", (ViewerQuery,))
+
+DOCUMENT_CACHE_SIZE = 512
+
+
+class HeedSchema(strawberry.Schema):
+    """Logs only what is the server's fault: a client's bad query is not a server error."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            if is_unexpected(error):
+                request_id = getattr(getattr(execution_context, "context", None), "request_id", "")
+                logger.error(
+                    "unexpected error in request %s", request_id, exc_info=error.original_error
+                )
+            else:
+                logger.debug("client error: %s", error.message)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An exception from our code, as opposed to a syntax, validation or user error."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:
+    rules: list[type[ASTValidationRule]] = [
+        depth_rule(limits.max_depth, None),
+        alias_rule(limits.max_aliases),
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    frozen_rules: Sequence[type[ASTValidationRule]] = tuple(rules)
+    extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        lambda: MaxTokensLimiter(limits.max_tokens),  # type: ignore[list-item]
+        lambda: AddValidationRules(list(frozen_rules)),  # type: ignore[list-item]
+        lambda: ParserCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
+        lambda: ValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
+    ]
+    return HeedSchema(query=Query, extensions=extensions)
+
+
+def schema_sdl() -> str:
+    """The SDL committed as `schema.graphql`; limits do not change it."""
+    return build_schema(Limits(), introspection=True).as_str() + "\n"
