@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.db import is_reachable, open_database
+from api.db import is_reachable, open_database, using
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
 from api.runtime import Runtime
@@ -35,7 +35,7 @@ class DatabaseContextMiddleware:
         if runtime is None or scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
-        with runtime.database:
+        with using(runtime.database):
             await self.app(scope, receive, send)
 
 

@@ -20,13 +20,12 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
-from strawberry.types.graphql import OperationType
 from strawberry.types.execution import PreExecutionError
-from tortoise.exceptions import DBConnectionError, OperationalError
+from strawberry.types.graphql import OperationType
 
 from api.auth import AuthError, MemberPrincipal, authenticate
 from api.context import Context
-from api.db import DatabaseUnavailable
+from api.db import DatabaseUnavailable, is_connection_failure
 from api.runtime import Runtime
 from schema import is_unexpected
 
@@ -175,8 +174,10 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
     if isinstance(principal, MemberPrincipal):
         try:
             member_ref = await runtime.members.ensure(principal)
-        except (DBConnectionError, OperationalError, OSError) as exc:
-            raise DatabaseUnavailable(str(exc)) from exc
+        except Exception as exc:
+            if is_connection_failure(exc):
+                raise DatabaseUnavailable(str(exc)) from exc
+            raise
     return Context(
         request=request,
         request_id=request_id,

@@ -7,10 +7,12 @@ enter the context through `api.app`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tortoise.context import TortoiseContext
+from tortoise.context import TortoiseContext, _current_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor
 
@@ -21,6 +23,21 @@ MIGRATIONS_MODULE = "migrations"
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message says which and why."""
+
+
+@contextlib.contextmanager
+def using(database: TortoiseContext) -> Iterator[TortoiseContext]:
+    """Make `database` current for the code inside, safely for concurrent and nested use.
+
+    `TortoiseContext.__enter__` keeps its reset token on the instance, so one context shared
+    by concurrent requests (or entered twice) would reset to the wrong value; here the token
+    stays local to each entry.
+    """
+    token = _current_context.set(database)
+    try:
+        yield database
+    finally:
+        _current_context.reset(token)
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -47,7 +64,7 @@ async def open_database(database_url: str, *, migrate: bool = True) -> TortoiseC
     """Connect (and by default bring the schema up to date); the caller closes the context."""
     _ensure_sqlite_folder(database_url)
     ctx = TortoiseContext()
-    with ctx:
+    with using(ctx):
         try:
             await ctx.init(config=tortoise_config(database_url))
             if migrate:
@@ -66,33 +83,56 @@ async def open_database(database_url: str, *, migrate: bool = True) -> TortoiseC
 
 
 async def apply_migrations(ctx: TortoiseContext) -> None:
-    with ctx:
+    with using(ctx):
         executor = MigrationExecutor(ctx.db(), tortoise_config("")["apps"])
         await executor.migrate()
 
 
 async def pending_model_changes(ctx: TortoiseContext) -> list[str]:
     """Names of the migrations `tortoise makemigrations` would write now; empty when in sync."""
-    with ctx:
+    with using(ctx):
         assert ctx.apps is not None
         writers = await MigrationAutodetector(ctx.apps, tortoise_config("")["apps"]).changes()
     return [writer.name for writer in writers]
 
 
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when the database could not be reached, as opposed to a query that failed.
+
+    Tortoise wraps driver errors in its own types, so the driver's error is found on the
+    exception chain.
+    """
+    import sqlite3
+
+    import asyncpg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, sqlite3.OperationalError) and "unable to open" in str(seen):
+            return True
+        if (
+            isinstance(
+                seen,
+                OSError
+                | ConnectionError
+                | asyncpg.PostgresConnectionError
+                | asyncpg.InterfaceError
+                | asyncpg.CannotConnectNowError
+                | asyncpg.AdminShutdownError
+                | asyncpg.InvalidCatalogNameError
+                | asyncpg.InvalidAuthorizationSpecificationError,
+            )
+            or type(seen).__name__ == "DBConnectionError"
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def is_reachable(ctx: TortoiseContext) -> bool:
-    with ctx:
+    with using(ctx):
         try:
             await ctx.db().execute_query("SELECT 1")
         except Exception:
             return False
     return True
-
-
-def _cli_config() -> dict[str, Any]:
-    """What `tortoise makemigrations` (configured in pyproject.toml) works against."""
-    from api.settings import Settings
-
-    return tortoise_config(Settings.from_env().database_url)
-
-
-TORTOISE_ORM = _cli_config()

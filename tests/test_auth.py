@@ -1,0 +1,127 @@
+"""Authentication through the real app: every way a token can be wrong gets a 401 saying why."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import jwt
+import pytest
+
+from api.db.models import Member, Organization
+from tests.conftest import TEST_ADMIN_KEY, TEST_SECRET, SQLCounter, auth, graphql, unique
+
+VIEWER = "{ viewer { member { id name email locale roles } organization { id name } roles } }"
+
+
+async def post(client: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Response:
+    return await client.post("/graphql", json={"query": VIEWER}, headers=headers)
+
+
+def signed(claims: dict[str, object], key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def valid_claims(**overrides: object) -> dict[str, object]:
+    claims: dict[str, object] = {"sub": "ann", "org": "acme", "exp": int(time.time()) + 60}
+    claims.update(overrides)
+    return claims
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "missing Authorization header"),
+        ({"Authorization": "Token abc"}, "expected 'Bearer <token>'"),
+        ({"Authorization": "Bearer not-a-jwt"}, "invalid token"),
+        ({"Authorization": "Bearer " + signed(valid_claims(), "another-secret-" * 3)}, "signature"),
+        ({"Authorization": "Bearer " + signed(valid_claims(exp=int(time.time()) - 5))}, "expired"),
+        ({"Authorization": "Bearer " + signed(valid_claims(), algorithm="HS512")}, "algorithm"),
+        ({"Authorization": "Bearer " + signed({"sub": "ann", "org": "acme"})}, "'exp' claim"),
+        ({"Authorization": "Bearer " + signed(valid_claims(org=None))}, "'org'"),
+        ({"Authorization": "Bearer " + signed(valid_claims(sub=""))}, "'sub'"),
+        ({"Authorization": "Bearer " + signed(valid_claims(roles="x" * 0 or 5))}, "'roles'"),
+        ({"x-heed-admin-key": "wrong-key"}, "invalid admin key"),
+    ],
+)
+async def test_bad_credentials_get_401_with_reason(
+    client: httpx.AsyncClient, headers: dict[str, str], reason: str
+) -> None:
+    response = await post(client, headers)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    error = response.json()["errors"][0]
+    assert reason in error["message"]
+    assert error["extensions"]["code"] in ("UNAUTHENTICATED", "TOKEN_EXPIRED")
+
+
+async def test_unsigned_token_is_refused(client: httpx.AsyncClient) -> None:
+    forged = jwt.encode(valid_claims(), key="", algorithm="none")
+    response = await post(client, {"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401
+
+
+async def test_viewer_comes_from_the_token(client: httpx.AsyncClient) -> None:
+    org, member = unique("acme"), unique("ann")
+    headers = auth(
+        org,
+        member,
+        ("billing", "admin"),
+        name="Ann Lee",
+        email="ann@acme.test",
+        locale="ru",
+        organization_name="Acme",
+    )
+    body = await graphql(client, VIEWER, headers)
+    assert body["data"]["viewer"] == {
+        "member": {
+            "id": member,
+            "name": "Ann Lee",
+            "email": "ann@acme.test",
+            "locale": "ru",
+            "roles": ["admin", "billing"],
+        },
+        "organization": {"id": org, "name": "Acme"},
+        "roles": ["admin", "billing"],
+    }
+
+
+async def test_members_are_created_on_first_sight_and_follow_their_token(
+    client: httpx.AsyncClient, sql_counter: SQLCounter
+) -> None:
+    org, member = unique("acme"), unique("ann")
+    await graphql(client, VIEWER, auth(org, member, ("billing",), name="Ann"))
+    stored = await Member.get(external_id=member).prefetch_related("organization")
+    assert stored.organization.external_id == org
+    assert (stored.roles, stored.name) == (["billing"], "Ann")
+
+    sql_counter.statements.clear()
+    await graphql(client, VIEWER, auth(org, member, ("billing",), name="Ann"))
+    assert sql_counter.statements == [], "a member already seen costs no SQL"
+
+    await graphql(client, VIEWER, auth(org, member, ("billing", "legal"), name="Ann Lee"))
+    stored = await Member.get(external_id=member)
+    assert (stored.roles, stored.name) == (["billing", "legal"], "Ann Lee")
+    assert await Organization.filter(external_id=org).count() == 1
+    assert await Member.filter(external_id=member).count() == 1
+
+
+async def test_same_member_id_in_two_organizations_are_two_members(
+    client: httpx.AsyncClient,
+) -> None:
+    member = unique("ann")
+    first, second = unique("acme"), unique("globex")
+    await graphql(client, VIEWER, auth(first, member))
+    await graphql(client, VIEWER, auth(second, member))
+    orgs = await Member.filter(external_id=member).values_list(
+        "organization__external_id", flat=True
+    )
+    assert sorted(orgs) == sorted([first, second])
+
+
+async def test_admin_key_authenticates_but_is_not_a_member(client: httpx.AsyncClient) -> None:
+    response = await post(client, {"x-heed-admin-key": TEST_ADMIN_KEY})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
