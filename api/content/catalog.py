@@ -1,0 +1,230 @@
+"""The release being served, in memory: lookup with locale fallback, lists, help, search.
+
+A `Catalog` is immutable, so everything derived from it (served items per locale, context
+index, search indexes) is computed once on first use and reused by every request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from api.content.model import Audience, Item
+from api.content.search import Analysis, Hit, Index, analyze
+
+Filter = Callable[[Item], bool]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """An item as served for a requested locale (`is_fallback`: not in that locale)."""
+
+    item: Item
+    requested_locale: str
+    served_locale: str
+    is_fallback: bool
+
+
+class Catalog:
+    """Read-only view over one release's items.
+
+    `fallbacks` overrides the chain for a locale, e.g. `{"uk": ("uk", "ru", "en")}`; by
+    default `pt-br` falls back to `pt` then to the default locale. With `fallback=False`
+    only the requested locale is served.
+    """
+
+    def __init__(
+        self,
+        items: Iterable[Item],
+        *,
+        default_locale: str = "en",
+        fallback: bool = True,
+        fallbacks: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.default_locale = default_locale
+        self.fallback = fallback
+        self.fallbacks = {k.lower(): tuple(v) for k, v in (fallbacks or {}).items()}
+        self._items = {item.key: item for item in items}
+        self._ids = sorted({item_id for item_id, _ in self._items})
+        self._served: dict[tuple[str, ...], list[Resolved]] = {}
+        self._analyses: dict[tuple[str, str], Analysis] = {}
+        self._indexes: dict[tuple[str, ...], Index] = {}
+        contexts: dict[str, set[str]] = {}
+        for item in self._items.values():  # the same in every locale
+            for context in item.contexts:
+                contexts.setdefault(context, set()).add(item.id)
+        self._contexts = {key: sorted(ids) for key, ids in contexts.items()}
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self._items.values())
+
+    @property
+    def locales(self) -> list[str]:
+        return sorted({locale for _, locale in self._items})
+
+    def chain(self, locale: str | None, fallback: bool | None = None) -> tuple[str, ...]:
+        """Locales to try, in order, for a request in `locale`."""
+        requested = (locale or self.default_locale).lower()
+        if not (self.fallback if fallback is None else fallback):
+            return (requested,)
+        if requested in self.fallbacks:
+            steps = self.fallbacks[requested]
+        else:
+            steps = (requested, requested.split("-")[0], self.default_locale)
+        return tuple(dict.fromkeys((requested, *steps, self.default_locale)))
+
+    def get(
+        self, item_id: str, locale: str | None = None, fallback: bool | None = None
+    ) -> Resolved | None:
+        chain = self.chain(locale, fallback)
+        for candidate in chain:
+            item = self._items.get((item_id, candidate))
+            if item is not None:
+                return Resolved(item, chain[0], candidate, candidate != chain[0])
+        return None
+
+    def items(
+        self,
+        *,
+        kind: str | None = None,
+        phase: str | None = None,
+        tag: str | None = None,
+        locale: str | None = None,
+        where: Filter | None = None,
+        fallback: bool | None = None,
+    ) -> list[Resolved]:
+        """Served items sorted by id; `where` is the caller's audience/visibility filter."""
+        return [
+            r
+            for r in self._served_for(self.chain(locale, fallback))
+            if (kind is None or r.item.kind == kind)
+            and (phase is None or r.item.phase == phase)
+            and (tag is None or tag in r.item.tags)
+            and (where is None or where(r.item))
+        ]
+
+    def by_context(
+        self,
+        context: str,
+        *,
+        locale: str | None = None,
+        roles: Collection[str] = (),
+        where: Filter | None = None,
+        first: int | None = None,
+    ) -> list[Resolved]:
+        """Help for a screen/element key: exact key first, then its parents (`a.b` for `a.b.c`).
+
+        Items targeted at a role the viewer holds come before items for everyone; items
+        targeted only at other roles are left out.
+        """
+        parts = context.split(".")
+        keys = [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
+        ranked: dict[str, tuple[int, int]] = {}
+        for depth, key in enumerate(keys):
+            for item_id in self._contexts.get(key, ()):
+                ranked.setdefault(item_id, (depth, 0))
+        out: list[tuple[tuple[int, int, str], Resolved]] = []
+        for item_id, (depth, _) in ranked.items():
+            resolved = self.get(item_id, locale)
+            if resolved is None or (where is not None and not where(resolved.item)):
+                continue
+            targeted = resolved.item.audience.roles
+            if targeted and not set(targeted) & set(roles):
+                continue
+            out.append(((0 if targeted else 1, depth, item_id), resolved))
+        out.sort(key=lambda pair: pair[0])
+        return [r for _, r in (out if first is None else out[:first])]
+
+    def search(
+        self,
+        query: str,
+        *,
+        locale: str | None = None,
+        first: int = 10,
+        where: Filter | None = None,
+    ) -> list[Hit]:
+        """Ranked hits among the items served in `locale` (with its fallbacks)."""
+        chain = self.chain(locale)
+        index = self._indexes.get(chain)  # one per locale chain, built on first use
+        if index is None:
+            items = [r.item for r in self._served_for(chain)]
+            index = self._indexes[chain] = Index(items, [self._analysis(i) for i in items])
+        return index.search(query, chain[0], first, where)
+
+    def warm(self, locales: Iterable[str] | None = None) -> None:
+        """Build the search indexes now (at release swap-in) rather than on the first search."""
+        for locale in locales if locales is not None else self.locales:
+            self.search("", locale=locale)
+
+    def _served_for(self, chain: tuple[str, ...]) -> list[Resolved]:
+        served = self._served.get(chain)
+        if served is None:
+            served = []
+            for item_id in self._ids:
+                for candidate in chain:
+                    item = self._items.get((item_id, candidate))
+                    if item is not None:
+                        served.append(Resolved(item, chain[0], candidate, candidate != chain[0]))
+                        break
+            self._served[chain] = served
+        return served
+
+    def _analysis(self, item: Item) -> Analysis:
+        found = self._analyses.get(item.key)
+        if found is None:
+            found = self._analyses[item.key] = analyze(item)
+        return found
+
+
+def audience_matches(
+    audience: Audience,
+    roles: Collection[str] = (),
+    attributes: Mapping[str, object] | None = None,
+    locale: str | None = None,
+    completed_flow_ids: Collection[str] = (),
+) -> bool:
+    """Whether a viewer is in an item's audience; every condition given must hold.
+
+    Attribute values from the token may be scalars or lists (any value matching counts);
+    `true`/`false` compare as the words, like in front matter. A `pt` audience takes
+    `pt-br` viewers.
+    """
+    if audience.roles and not set(audience.roles) & set(roles):
+        return False
+    attributes = attributes or {}
+    for name, allowed in audience.attributes.items():
+        value = attributes.get(name)
+        values = value if isinstance(value, list | tuple | set | frozenset) else [value]
+        if not {_text(v) for v in values if v is not None} & set(allowed):
+            return False
+    if audience.locales:
+        viewer = (locale or "").lower()
+        if viewer not in audience.locales and viewer.split("-")[0] not in audience.locales:
+            return False
+    return set(audience.after) <= set(completed_flow_ids)
+
+
+def _text(value: object) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def is_live(item: Item, now: dt.datetime) -> bool:
+    """Whether an announcement shows at `now` (a date-only `ends` includes that whole day)."""
+    moment = _naive_utc(now)
+    if item.starts and moment < _naive_utc(dt.datetime.fromisoformat(item.starts)):
+        return False
+    if item.ends:
+        end = _naive_utc(dt.datetime.fromisoformat(item.ends))
+        if len(item.ends) == 10:
+            end += dt.timedelta(days=1)
+            return moment < end
+        return moment <= end
+    return True
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value

@@ -1,0 +1,224 @@
+"""Plain data for rendered content.
+
+Everything here is frozen and JSON-able through `to_dict()`/`from_dict()`, so a release can
+be stored in the database once and restored by every worker without re-rendering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Scope = Literal["user", "organization"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing a writer must fix, printed as `path:line:col: message` (1-based)."""
+
+    path: str
+    line: int
+    col: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who an item is for; an empty field does not restrict."""
+
+    roles: tuple[str, ...] = ()
+    attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    locales: tuple[str, ...] = ()
+    after: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "roles": list(self.roles),
+            "attributes": {k: list(v) for k, v in self.attributes.items()},
+            "locales": list(self.locales),
+            "after": list(self.after),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Audience:
+        return cls(
+            roles=tuple(data.get("roles", ())),
+            attributes={k: tuple(v) for k, v in data.get("attributes", {}).items()},
+            locales=tuple(data.get("locales", ())),
+            after=tuple(data.get("after", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Question:
+    """One survey question; `options` only for `choice`."""
+
+    id: str
+    type: Literal["nps", "csat", "text", "choice"]
+    prompt: str
+    options: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "prompt": self.prompt,
+            "options": list(self.options),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Question:
+        return cls(
+            id=data["id"],
+            type=data["type"],
+            prompt=data["prompt"],
+            options=tuple(data.get("options", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a flow; translations share every setting with the source step."""
+
+    id: str
+    title: str
+    body_markdown: str = ""
+    body_html: str = ""
+    body_tree: Mapping[str, Any] = field(default_factory=lambda: {"type": "doc", "children": []})
+    scope: Scope = "user"
+    roles: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    optional: bool = False
+    skippable: bool = True
+    completes_on: str | None = None
+    cta: Mapping[str, str] | None = None
+    tour: Mapping[str, str | None] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "body_markdown": self.body_markdown,
+            "body_html": self.body_html,
+            "body_tree": self.body_tree,
+            "scope": self.scope,
+            "roles": list(self.roles),
+            "requires": list(self.requires),
+            "optional": self.optional,
+            "skippable": self.skippable,
+            "completes_on": self.completes_on,
+            "cta": dict(self.cta) if self.cta is not None else None,
+            "tour": dict(self.tour) if self.tour is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Step:
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            body_markdown=data.get("body_markdown", ""),
+            body_html=data.get("body_html", ""),
+            body_tree=data.get("body_tree") or {"type": "doc", "children": []},
+            scope=data.get("scope", "user"),
+            roles=tuple(data.get("roles", ())),
+            requires=tuple(data.get("requires", ())),
+            optional=bool(data.get("optional", False)),
+            skippable=bool(data.get("skippable", True)),
+            completes_on=data.get("completes_on"),
+            cta=data.get("cta"),
+            tour=data.get("tour"),
+        )
+
+
+@dataclass(frozen=True)
+class Item:
+    """One content item in one locale, fully rendered.
+
+    For flows the body is the introduction (text before the first step); each step carries
+    its own body. `source_hash` changes whenever the file (or, for a translation, its source
+    file) changes, which is what bumps `revision`.
+    """
+
+    id: str
+    kind: str
+    locale: str
+    title: str
+    summary: str
+    phase: str
+    tags: tuple[str, ...] = ()
+    audience: Audience = field(default_factory=Audience)
+    contexts: tuple[str, ...] = ()
+    draft: bool = False
+    body_markdown: str = ""
+    body_html: str = ""
+    body_tree: Mapping[str, Any] = field(default_factory=lambda: {"type": "doc", "children": []})
+    steps: tuple[Step, ...] = ()
+    questions: tuple[Question, ...] = ()
+    starts: str | None = None
+    ends: str | None = None
+    links: tuple[str, ...] = ()
+    source_path: str = ""
+    source_hash: str = ""
+    revision: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.id, self.locale)
+
+    def step(self, step_id: str) -> Step | None:
+        return next((s for s in self.steps if s.id == step_id), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "locale": self.locale,
+            "title": self.title,
+            "summary": self.summary,
+            "phase": self.phase,
+            "tags": list(self.tags),
+            "audience": self.audience.to_dict(),
+            "contexts": list(self.contexts),
+            "draft": self.draft,
+            "body_markdown": self.body_markdown,
+            "body_html": self.body_html,
+            "body_tree": self.body_tree,
+            "steps": [s.to_dict() for s in self.steps],
+            "questions": [q.to_dict() for q in self.questions],
+            "starts": self.starts,
+            "ends": self.ends,
+            "links": list(self.links),
+            "source_path": self.source_path,
+            "source_hash": self.source_hash,
+            "revision": self.revision,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Item:
+        return cls(
+            id=data["id"],
+            kind=data["kind"],
+            locale=data["locale"],
+            title=data["title"],
+            summary=data["summary"],
+            phase=data["phase"],
+            tags=tuple(data.get("tags", ())),
+            audience=Audience.from_dict(data.get("audience", {})),
+            contexts=tuple(data.get("contexts", ())),
+            draft=bool(data.get("draft", False)),
+            body_markdown=data.get("body_markdown", ""),
+            body_html=data.get("body_html", ""),
+            body_tree=data.get("body_tree") or {"type": "doc", "children": []},
+            steps=tuple(Step.from_dict(s) for s in data.get("steps", ())),
+            questions=tuple(Question.from_dict(q) for q in data.get("questions", ())),
+            starts=data.get("starts"),
+            ends=data.get("ends"),
+            links=tuple(data.get("links", ())),
+            source_path=data.get("source_path", ""),
+            source_hash=data.get("source_hash", ""),
+            revision=int(data.get("revision", 0)),
+        )
