@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.content.follow import ReleaseFollower
 from api.db import is_reachable, open_database, using
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
@@ -45,9 +46,15 @@ async def healthz(_: Request) -> JSONResponse:
 
 async def readyz(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
-    checks = {"database": await is_reachable(runtime.database)}
+    checks = {
+        "database": await is_reachable(runtime.database),
+        "content": runtime.release is not None,
+    }
     ready = all(checks.values())
-    return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+    release = runtime.release.number if runtime.release else None
+    return JSONResponse(
+        {"ready": ready, "checks": checks, "release": release}, status_code=200 if ready else 503
+    )
 
 
 def create_app(settings: Settings, *, development_token: str | None = None) -> Starlette:
@@ -56,16 +63,27 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, migrate=False)
-        app.state.runtime = Runtime(
+        runtime = Runtime(
             settings=settings,
             schema=build_schema(settings.limits, introspection=not settings.is_production),
             database=database,
             members=MemberRegistry(),
             development_token=development_token,
         )
+        follower = ReleaseFollower(
+            database,
+            settings.database_url,
+            runtime.serve,
+            default_locale=settings.default_locale,
+            fallback=settings.locale_fallback,
+            poll_seconds=settings.release_poll_seconds,
+        )
+        app.state.runtime = runtime
+        await follower.start()
         try:
             yield
         finally:
+            await follower.stop()
             await database.close_connections()
 
     app = Starlette(

@@ -10,11 +10,15 @@ import argparse
 import asyncio
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from api.auth import AuthError, mint_token, with_development_secret
-from api.db import DatabaseUnavailable, open_database
+from api.content import check_command, write_json_schema
+from api.content.store import PublishConflict, PublishRefused, PublishResult, publish
+from api.db import DatabaseUnavailable, open_database, using
 from api.settings import ConfigError, Settings
 
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
@@ -60,11 +64,83 @@ def token_command(args: argparse.Namespace) -> None:
     print(token)
 
 
+async def _publish(settings: Settings, root: Path) -> PublishResult:
+    database = await open_database(settings.database_url, migrate=True)
+    try:
+        with using(database):
+            return await publish(root, default_locale=settings.default_locale)
+    finally:
+        await database.close_connections()
+
+
+def publish_and_report(settings: Settings, root: Path) -> PublishResult:
+    if not root.is_dir():
+        raise CommandError(f"{root}: no such content folder (HEED_CONTENT_DIR)")
+    try:
+        result = asyncio.run(_publish(settings, root))
+    except PublishRefused as refused:
+        for problem in refused.problems:
+            print(problem, file=sys.stderr)
+        raise CommandError(f"{refused}: nothing was published") from None
+    except PublishConflict as exc:
+        raise CommandError(str(exc)) from None
+    if result.created:
+        print(
+            f"published release {result.number}: {result.items} items, "
+            f"{result.new_revisions} new revision(s)",
+            flush=True,
+        )
+    else:
+        print(f"release {result.number} already has this content: nothing to publish", flush=True)
+    return result
+
+
+def content_check_command(args: argparse.Namespace) -> None:
+    root = Path(args.dir) if args.dir else load_settings().content_dir
+    code = check_command(root, include_drafts=args.drafts)
+    if code:
+        sys.exit(code)
+
+
+def content_publish_command(args: argparse.Namespace) -> None:
+    settings = load_settings()
+    publish_and_report(settings, Path(args.dir) if args.dir else settings.content_dir)
+
+
+def content_schema_command(args: argparse.Namespace) -> None:
+    write_json_schema(Path(args.output))
+    print(f"wrote {args.output}")
+
+
+def watch_content(settings: Settings, interval: float = 1.0) -> None:
+    """Republish whenever a file under the content folder changes (runs in a thread)."""
+    root = settings.content_dir
+
+    def snapshot() -> dict[str, float]:
+        return {str(path): path.stat().st_mtime for path in root.rglob("*") if path.is_file()}
+
+    seen = snapshot()
+    while True:
+        time.sleep(interval)
+        current = snapshot()
+        if current == seen:
+            continue
+        seen = current
+        try:
+            publish_and_report(settings, root)
+        except CommandError as exc:
+            print(f"heed: {exc}", file=sys.stderr, flush=True)
+
+
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = load_settings()
     asyncio.run(_migrate(settings))
+    if not settings.is_production:
+        publish_and_report(settings, settings.content_dir)
+    if args.watch:
+        threading.Thread(target=watch_content, args=(settings,), daemon=True).start()
     url = f"http://{args.host}:{args.port}/graphql"
     if not settings.is_production:
         token = mint_token(
@@ -141,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--watch", action="store_true", help="republish the content folder when files change"
+    )
     serve.set_defaults(handler=serve_command)
 
     migrate = commands.add_parser("migrate", help="apply the database migrations")
@@ -161,6 +240,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--ttl", type=int, default=30 * 24 * 3600, help="lifetime in seconds")
     token.set_defaults(handler=token_command)
+
+    content = commands.add_parser("content", help="check and publish the markdown content")
+    content_commands = content.add_subparsers(dest="content_command", required=True)
+    check = content_commands.add_parser(
+        "check", help="validate; print each problem as path:line:col: message"
+    )
+    check.add_argument("dir", nargs="?", help="content folder (default HEED_CONTENT_DIR)")
+    check.add_argument("--drafts", action="store_true", help="check drafts as if published")
+    check.set_defaults(handler=content_check_command)
+    publish_parser = content_commands.add_parser(
+        "publish", help="build and store a new release; running workers swap to it"
+    )
+    publish_parser.add_argument("dir", nargs="?", help="content folder (default HEED_CONTENT_DIR)")
+    publish_parser.set_defaults(handler=content_publish_command)
+    schema_parser = content_commands.add_parser(
+        "schema", help="write the JSON Schema of the front matter, for writers' editors"
+    )
+    schema_parser.add_argument("--output", default="content/schema/front-matter.schema.json")
+    schema_parser.set_defaults(handler=content_schema_command)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL to schema.graphql")
     export.add_argument("--output", default="schema.graphql")

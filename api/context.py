@@ -8,6 +8,7 @@ from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 
 from api.auth import AdminPrincipal, MemberPrincipal, Principal
+from api.content.store import LiveRelease
 from api.members import MemberRef
 from api.settings import Settings
 
@@ -29,6 +30,7 @@ class Context:
     settings: Settings
     principal: Principal
     member_ref: MemberRef | None
+    release: LiveRelease | None
 
     @property
     def member(self) -> MemberPrincipal:

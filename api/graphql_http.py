@@ -184,6 +184,7 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
         settings=runtime.settings,
         principal=principal,
         member_ref=member_ref,
+        release=runtime.release,
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from api.content.store import LiveRelease
 from api.members import MemberRegistry
 from api.settings import Settings
 from schema import HeedSchema
@@ -18,3 +19,8 @@ class Runtime:
     database: TortoiseContext
     members: MemberRegistry
     development_token: str | None = None
+    release: LiveRelease | None = None
+
+    def serve(self, release: LiveRelease) -> None:
+        """Swap in a newer release; requests already running keep the one they started with."""
+        self.release = release

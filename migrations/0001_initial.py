@@ -72,7 +72,7 @@ class Migration(migrations.Migration):
             name='Release',
             fields=[
                 ('number', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('content_hash', fields.CharField(unique=True, max_length=64)),
+                ('content_hash', fields.CharField(db_index=True, max_length=64)),
                 ('item_count', fields.IntField()),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],

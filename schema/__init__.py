@@ -25,11 +25,12 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.settings import Limits
+from schema.content import ContentQuery
 from schema.viewer import ViewerQuery
 
 logger = logging.getLogger("heed.graphql")
 
-Query = merge_types("Query", (ViewerQuery,))
+Query = merge_types("Query", (ViewerQuery, ContentQuery))
 
 DOCUMENT_CACHE_SIZE = 512
 

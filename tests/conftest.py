@@ -26,7 +26,8 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.auth import mint_token
-from api.db import open_database
+from api.content.store import publish
+from api.db import open_database, using
 from api.settings import Settings
 
 T = TypeVar("T")
@@ -77,9 +78,14 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'heed.sqlite3'}"
 
 
-async def _migrate(database_url: str) -> None:
+async def _migrate(database_url: str, *, publish_demo: bool) -> None:
     database = await open_database(database_url, migrate=True)
-    await database.close_connections()
+    try:
+        if publish_demo:
+            with using(database):
+                await publish(ROOT / "content")
+    finally:
+        await database.close_connections()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -109,8 +115,33 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """The engine chosen with --db, its schema built by the migrations."""
     url: str = request.getfixturevalue(f"{request.config.getoption('--db')}_url")
     database_url = Settings.from_env({"DATABASE_URL": url}).database_url
-    run_aside(_migrate(database_url))
+    run_aside(_migrate(database_url, publish_demo=True))
     return database_url
+
+
+@pytest.fixture
+def fresh_database_url(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[str]:
+    """A database of its own, migrated and empty, on the engine under test.
+
+    For tests that publish: releases are global, so they must not change what the rest of
+    the suite is served.
+    """
+    if database_url.startswith("sqlite"):
+        url = f"sqlite://{tmp_path / 'fresh.sqlite3'}"
+        run_aside(_migrate(url, publish_demo=False))
+        yield url
+        return
+    admin_url = postgres_admin_url()
+    name = f"heed_fresh_{uuid.uuid4().hex[:10]}"
+    run_aside(admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    url = "asyncpg://" + admin_url.split("://", 1)[1].rpartition("/")[0] + f"/{name}"
+    try:
+        run_aside(_migrate(url, publish_demo=False))
+        yield url
+    finally:
+        run_aside(admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

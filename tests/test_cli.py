@@ -139,7 +139,7 @@ def served(env: dict[str, str], database_url: str) -> Iterator[tuple[str, str]]:
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(3)]
+        lines = [process.stdout.readline() for _ in range(4)]
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -148,9 +148,10 @@ def served(env: dict[str, str], database_url: str) -> Iterator[tuple[str, str]]:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert lines[0].startswith("Heed is serving GraphQL"), lines
-        assert f"{url}/graphql" in lines[0]
-        yield url, lines[2].strip()
+        assert lines[0].startswith(("published release", "release ")), lines
+        assert lines[1].startswith("Heed is serving GraphQL"), lines
+        assert f"{url}/graphql" in lines[1]
+        yield url, lines[3].strip()
     finally:
         process.terminate()
         process.wait(timeout=20)

@@ -100,7 +100,7 @@ class Release(Model):
     """An immutable, numbered snapshot of all published content."""
 
     number = fields.IntField(primary_key=True)
-    content_hash = fields.CharField(max_length=64, unique=True)
+    content_hash = fields.CharField(max_length=64, db_index=True)
     item_count = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

@@ -1,0 +1,105 @@
+"""Keep a worker on the latest published release, swapping it in without a restart.
+
+Postgres announces each release with NOTIFY; SQLite has no such thing, so workers poll. On
+Postgres the poll still runs, slowly, to catch a notification missed while reconnecting.
+A swap is one reference assignment: a request in flight keeps the release it started with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from tortoise.context import TortoiseContext
+
+from api.content.store import RELEASE_CHANNEL, LiveRelease, latest_release_number, load_release
+from api.db import is_connection_failure, using
+
+logger = logging.getLogger("heed.content")
+
+POSTGRES_POLL_SECONDS = 30.0
+
+
+class ReleaseFollower:
+    def __init__(
+        self,
+        database: TortoiseContext,
+        database_url: str,
+        on_release: Callable[[LiveRelease], None],
+        *,
+        default_locale: str,
+        fallback: bool,
+        poll_seconds: float,
+    ) -> None:
+        self._database = database
+        self._database_url = database_url
+        self._on_release = on_release
+        self._default_locale = default_locale
+        self._fallback = fallback
+        self._poll_seconds = poll_seconds
+        self._current: int | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @property
+    def is_postgres(self) -> bool:
+        return self._database_url.startswith("asyncpg://")
+
+    async def start(self) -> None:
+        await self.refresh()
+        if self.is_postgres:
+            dsn = "postgresql://" + self._database_url.removeprefix("asyncpg://")
+            self._listener = await asyncpg.connect(dsn)
+            await self._listener.add_listener(RELEASE_CHANNEL, self._notified)
+        self._task = asyncio.create_task(self._poll_forever(), name="heed-release-poll")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._listener is not None:
+            await self._listener.close()
+
+    async def refresh(self) -> bool:
+        """Load the latest release if it is newer than the one served; True if swapped."""
+        async with self._lock:
+            with using(self._database):
+                number = await latest_release_number()
+                if number is None or number == self._current:
+                    return False
+                release = await load_release(
+                    number, default_locale=self._default_locale, fallback=self._fallback
+                )
+            if release is None:
+                return False
+            await asyncio.to_thread(release.catalog.warm)
+            self._current = release.number
+            self._on_release(release)
+            logger.info("serving release %s (%s items)", release.number, len(release.catalog))
+            return True
+
+    def _notified(self, *_: object) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh_logged())
+        self._pending.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._pending.discard)
+
+    async def _poll_forever(self) -> None:
+        interval = POSTGRES_POLL_SECONDS if self.is_postgres else self._poll_seconds
+        while True:
+            await asyncio.sleep(interval)
+            await self._refresh_logged()
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:
+            if not is_connection_failure(exc):
+                logger.exception("could not load the latest release")
+            else:
+                logger.warning("could not check for a new release: %s", exc)

@@ -1,0 +1,172 @@
+"""Releases in the database: publish a build, load the latest one, fetch old revisions.
+
+Rendering happens once per item revision, here at publish time; workers load the rendered
+payloads and never render. On Postgres the new release number is announced with NOTIFY inside
+the publishing transaction, so listeners hear of it exactly when it is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from api.content.catalog import Catalog
+from api.content.model import Item, Problem
+from api.content.pipeline import build
+from api.db.models import ContentRevision, Release, ReleaseItem
+
+RELEASE_CHANNEL = "heed_release"
+
+
+@dataclass(frozen=True)
+class LiveRelease:
+    """A release as a worker serves it: immutable, shared by every request."""
+
+    number: int
+    content_hash: str
+    created_at: dt.datetime
+    catalog: Catalog
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    number: int
+    content_hash: str
+    created: bool
+    new_revisions: int
+    items: int
+
+
+class PublishRefused(Exception):
+    """The content has problems; nothing was published."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the content")
+        self.problems = problems
+
+
+async def publish(root: Path, *, default_locale: str = "en") -> PublishResult:
+    """Build `root` and store it as a new release, unless it equals the latest one."""
+    previous = await _latest_revisions()
+    cache = await _render_cache()
+    result = await asyncio.to_thread(
+        build, root, previous=previous, cache=cache, default_locale=default_locale
+    )
+    if result.problems:
+        raise PublishRefused(result.problems)
+    latest = await Release.all().order_by("-number").first()
+    if latest is not None and latest.content_hash == result.content_hash:
+        return PublishResult(latest.number, latest.content_hash, False, 0, latest.item_count)
+    number = 1 if latest is None else latest.number + 1
+    items = list(result.items.values())
+    try:
+        async with in_transaction() as connection:
+            new = [item for item in items if previous.get(item.key, ("", 0))[1] < item.revision]
+            await ContentRevision.bulk_create(
+                [
+                    ContentRevision(
+                        item_id=item.id,
+                        locale=item.locale,
+                        revision=item.revision,
+                        source_hash=item.source_hash,
+                        payload=item.to_dict(),
+                    )
+                    for item in new
+                ],
+                using_db=connection,
+            )
+            await Release.create(
+                number=number,
+                content_hash=result.content_hash,
+                item_count=len(items),
+                using_db=connection,
+            )
+            revision_ids = await _revision_ids(items, connection)
+            await ReleaseItem.bulk_create(
+                [ReleaseItem(release_id=number, revision_id=rid) for rid in revision_ids],
+                using_db=connection,
+            )
+            if connection.capabilities.dialect == "postgres":
+                await connection.execute_query(
+                    "SELECT pg_notify($1, $2)", [RELEASE_CHANNEL, str(number)]
+                )
+    except IntegrityError:
+        raise PublishConflict from None
+    return PublishResult(number, result.content_hash, True, len(new), len(items))
+
+
+class PublishConflict(Exception):
+    def __init__(self) -> None:
+        super().__init__("another publish committed first; run it again")
+
+
+async def _latest_revisions() -> dict[tuple[str, str], tuple[str, int]]:
+    """The highest revision ever given to each item (a re-added item continues from it)."""
+    latest: dict[tuple[str, str], tuple[str, int]] = {}
+    rows = await ContentRevision.all().values_list("item_id", "locale", "revision", "source_hash")
+    for item_id, locale, revision, source_hash in rows:
+        key = (item_id, locale)
+        if key not in latest or latest[key][1] < revision:
+            latest[key] = (source_hash, revision)
+    return latest
+
+
+async def _render_cache() -> dict[str, Item]:
+    """Rendered items of the latest release, by source hash: unchanged files skip rendering."""
+    latest = await Release.all().order_by("-number").first()
+    if latest is None:
+        return {}
+    payloads = await ContentRevision.filter(releases__release_id=latest.number).values_list(
+        "payload", flat=True
+    )
+    items = (Item.from_dict(payload) for payload in payloads)  # type: ignore[arg-type]
+    return {item.source_hash: item for item in items}
+
+
+async def _revision_ids(items: list[Item], connection: object) -> list[int]:
+    wanted = {(item.id, item.locale, item.revision) for item in items}
+    rows = (
+        await ContentRevision.filter(item_id__in={item.id for item in items})
+        .using_db(
+            connection  # type: ignore[arg-type]
+        )
+        .values_list("id", "item_id", "locale", "revision")
+    )
+    return [row[0] for row in rows if (row[1], row[2], row[3]) in wanted]
+
+
+async def latest_release_number() -> int | None:
+    latest = await Release.all().order_by("-number").first().values_list("number", flat=True)
+    return latest  # type: ignore[return-value]
+
+
+async def load_release(
+    number: int | None = None, *, default_locale: str = "en", fallback: bool = True
+) -> LiveRelease | None:
+    """The given (or latest) release with its rendered items, ready to serve from memory."""
+    query = Release.all() if number is None else Release.filter(number=number)
+    release = await query.order_by("-number").first()
+    if release is None:
+        return None
+    payloads = await ContentRevision.filter(releases__release_id=release.number).values_list(
+        "payload", flat=True
+    )
+    catalog = Catalog(
+        (Item.from_dict(payload) for payload in payloads),  # type: ignore[arg-type]
+        default_locale=default_locale,
+        fallback=fallback,
+    )
+    return LiveRelease(release.number, release.content_hash, release.created_at, catalog)
+
+
+async def item_revision(item_id: str, locale: str, revision: int) -> Item | None:
+    """An older revision, which only the database still holds."""
+    payload = await ContentRevision.get_or_none(
+        item_id=item_id, locale=locale, revision=revision
+    ).values_list("payload", flat=True)
+    return None if payload is None else Item.from_dict(payload)  # type: ignore[arg-type]

@@ -1,0 +1,233 @@
+"""Content fields: everything comes from the release in memory, filtered to the viewer's audience.
+
+Only `contentItem(revision:)` for an older revision reads the database; every other content
+query runs no SQL at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLError
+
+from api.content import Catalog, Hit, Item, Resolved, audience_matches, is_live
+from api.content.store import LiveRelease, item_revision
+from api.context import Context
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+
+
+class NoRelease(GraphQLError):
+    """Nothing has been published yet: a state to report, not a server fault."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no content has been published yet: run 'heed content publish'",
+            extensions={"code": "NO_RELEASE"},
+        )
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: str
+    type: str
+    prompt: str
+    options: list[str]
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """A content item as served to one request: the item plus how its locale was chosen."""
+
+    resolved: Resolved
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.resolved.item, name)
+
+    @property
+    def locale(self) -> str:
+        return self.resolved.served_locale
+
+    @property
+    def requested_locale(self) -> str:
+        return self.resolved.requested_locale
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.resolved.is_fallback
+
+    @property
+    def questions(self) -> list[QuestionView]:
+        return [
+            QuestionView(q.id, q.type, q.prompt, list(q.options))
+            for q in self.resolved.item.questions
+        ]
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Edge:
+    cursor: str
+    node: ItemView
+
+
+@dataclass(frozen=True)
+class Connection:
+    edges: list[Edge]
+    page_info: PageInfo
+    total_count: int
+
+
+@dataclass(frozen=True)
+class SearchHitView:
+    item: ItemView
+    score: float
+    highlight: str
+
+
+def release(context: Context) -> LiveRelease:
+    if context.release is None:
+        raise NoRelease
+    return context.release
+
+
+def _visible(context: Context, locale: str | None) -> Any:
+    """The viewer's audience filter (roles, attributes, locale) plus announcement dates."""
+    principal = context.member
+    now = dt.datetime.now(dt.UTC)
+    viewer_locale = locale or principal.locale or context.settings.default_locale
+
+    def visible(item: Item) -> bool:
+        return audience_matches(
+            item.audience, principal.roles, principal.attributes, viewer_locale
+        ) and (item.kind != "announcement" or is_live(item, now))
+
+    return visible
+
+
+def _locale(context: Context, locale: str | None) -> str:
+    return locale or context.member.locale or context.settings.default_locale
+
+
+async def content_item(
+    context: Context, item_id: str, locale: str | None, revision: int | None
+) -> ItemView | None:
+    catalog = release(context).catalog
+    resolved = catalog.get(item_id, _locale(context, locale))
+    if resolved is None or not _visible(context, locale)(resolved.item):
+        return None
+    if revision is None or revision == resolved.item.revision:
+        return ItemView(resolved)
+    older = await item_revision(item_id, resolved.served_locale, revision)
+    if older is None:
+        return None
+    return ItemView(
+        Resolved(older, resolved.requested_locale, resolved.served_locale, resolved.is_fallback)
+    )
+
+
+def content(
+    context: Context,
+    *,
+    kind: str | None,
+    phase: str | None,
+    tag: str | None,
+    locale: str | None,
+    first: int | None,
+    after: str | None,
+) -> Connection:
+    catalog: Catalog = release(context).catalog
+    items = catalog.items(
+        kind=kind,
+        phase=phase,
+        tag=tag,
+        locale=_locale(context, locale),
+        where=_visible(context, locale),
+    )
+    start = 0
+    if after:
+        after_id = decode_cursor(after)
+        start = next((i for i, r in enumerate(items) if r.item.id > after_id), len(items))
+    size = page_size(first)
+    page = items[start : start + size]
+    edges = [Edge(encode_cursor(r.item.id), ItemView(r)) for r in page]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=start + size < len(items),
+            has_previous_page=start > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=len(items),
+    )
+
+
+def help_items(
+    context: Context, help_context: str, locale: str | None, first: int | None
+) -> list[ItemView]:
+    found = release(context).catalog.by_context(
+        help_context,
+        locale=_locale(context, locale),
+        roles=context.member.roles,
+        where=_visible(context, locale),
+        first=page_size(first),
+    )
+    return [ItemView(r) for r in found]
+
+
+def search_help(
+    context: Context, query: str, locale: str | None, first: int | None
+) -> list[SearchHitView]:
+    catalog = release(context).catalog
+    requested = _locale(context, locale)
+    hits: Sequence[Hit] = catalog.search(
+        query, locale=requested, first=page_size(first), where=_visible(context, locale)
+    )
+    chain = catalog.chain(requested)
+    return [
+        SearchHitView(
+            ItemView(Resolved(hit.item, chain[0], hit.item.locale, hit.item.locale != chain[0])),
+            round(hit.score, 4),
+            hit.highlight,
+        )
+        for hit in hits
+    ]
+
+
+def page_size(first: int | None) -> int:
+    return DEFAULT_PAGE if first is None else max(0, min(first, MAX_PAGE))
+
+
+def encode_cursor(item_id: str) -> str:
+    return base64.urlsafe_b64encode(f"item:{item_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidCursor(cursor) from None
+    if not decoded.startswith("item:"):
+        raise InvalidCursor(cursor)
+    return decoded.removeprefix("item:")
+
+
+class InvalidCursor(GraphQLError):
+    def __init__(self, cursor: str) -> None:
+        super().__init__(
+            f"invalid cursor {cursor!r}: pass an endCursor from a previous page",
+            extensions={"code": "BAD_USER_INPUT"},
+        )
