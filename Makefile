@@ -19,7 +19,7 @@ test: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/heed export-schema --check
-	$(BIN)/python -m api.content check content
+	$(BIN)/heed content check content
 	$(BIN)/pytest --db sqlite
 	$(BIN)/pytest --db postgres
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.content.follow import ReleaseFollower
+from api.content.preview import DraftPreview
 from api.db import is_reachable, open_database, using
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
@@ -68,6 +69,11 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             schema=build_schema(settings.limits, introspection=not settings.is_production),
             database=database,
             members=MemberRegistry(),
+            preview=DraftPreview(
+                settings.content_dir,
+                default_locale=settings.default_locale,
+                fallback=settings.locale_fallback,
+            ),
             development_token=development_token,
         )
         follower = ReleaseFollower(

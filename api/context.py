@@ -39,5 +39,9 @@ class Context:
         return self.principal
 
     @property
+    def member_or_none(self) -> MemberPrincipal | None:
+        return self.principal if isinstance(self.principal, MemberPrincipal) else None
+
+    @property
     def is_admin(self) -> bool:
         return isinstance(self.principal, AdminPrincipal)

@@ -23,7 +23,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from api.auth import AuthError, MemberPrincipal, authenticate
+from api.auth import AdminPrincipal, AuthError, MemberPrincipal, authenticate
+from api.content.preview import PREVIEW_HEADER, PreviewInvalid
 from api.context import Context
 from api.db import DatabaseUnavailable, is_connection_failure
 from api.runtime import Runtime
@@ -66,8 +67,12 @@ async def graphql_endpoint(request: Request) -> Response:
             operation_name=params.get("operationName"),
             allowed_operation_types=QUERY_ONLY if request.method == "GET" else QUERY_AND_MUTATION,
         )
+    except PreviewInvalid as exc:
+        body = {"data": None, "errors": [exc.formatted]}
+        return Response(orjson.dumps(body), 200, media_type=media_type)
     except AuthError as exc:
-        return _error_response(401, exc.reason, media_type, request_id, exc.code)
+        status = 403 if exc.code == "FORBIDDEN" else 401
+        return _error_response(status, exc.reason, media_type, request_id, exc.code)
     except RequestError as exc:
         return _error_response(exc.status, exc.message, media_type, request_id, headers=exc.headers)
     except InvalidOperationTypeError:
@@ -171,6 +176,11 @@ def _check_params(params: Mapping[str, Any]) -> None:
 async def _build_context(request: Request, runtime: Runtime, request_id: str) -> Context:
     principal = authenticate(request.headers, runtime.settings)
     member_ref = None
+    release = runtime.release
+    if request.headers.get(PREVIEW_HEADER) == "drafts":
+        if not isinstance(principal, AdminPrincipal):
+            raise AuthError("draft preview needs the admin key", "FORBIDDEN")
+        release = await runtime.preview.release()
     if isinstance(principal, MemberPrincipal):
         try:
             member_ref = await runtime.members.ensure(principal)
@@ -184,7 +194,7 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
         settings=runtime.settings,
         principal=principal,
         member_ref=member_ref,
-        release=runtime.release,
+        release=release,
     )
 
 

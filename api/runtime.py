@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tortoise.context import TortoiseContext
 
+from api.content.preview import DraftPreview
 from api.content.store import LiveRelease
 from api.members import MemberRegistry
 from api.settings import Settings
@@ -18,6 +19,7 @@ class Runtime:
     schema: HeedSchema
     database: TortoiseContext
     members: MemberRegistry
+    preview: DraftPreview
     development_token: str | None = None
     release: LiveRelease | None = None
 

@@ -104,10 +104,15 @@ def release(context: Context) -> LiveRelease:
 
 
 def _visible(context: Context, locale: str | None) -> Any:
-    """The viewer's audience filter (roles, attributes, locale) plus announcement dates."""
-    principal = context.member
+    """The viewer's audience filter (roles, attributes, locale) plus announcement dates.
+
+    The admin key sees every item: writers previewing content and servers acting for all.
+    """
+    principal = context.member_or_none
+    if principal is None:
+        return None
     now = dt.datetime.now(dt.UTC)
-    viewer_locale = locale or principal.locale or context.settings.default_locale
+    viewer_locale = _locale(context, locale)
 
     def visible(item: Item) -> bool:
         return audience_matches(
@@ -118,7 +123,8 @@ def _visible(context: Context, locale: str | None) -> Any:
 
 
 def _locale(context: Context, locale: str | None) -> str:
-    return locale or context.member.locale or context.settings.default_locale
+    member = context.member_or_none
+    return locale or (member and member.locale) or context.settings.default_locale
 
 
 async def content_item(
@@ -126,7 +132,8 @@ async def content_item(
 ) -> ItemView | None:
     catalog = release(context).catalog
     resolved = catalog.get(item_id, _locale(context, locale))
-    if resolved is None or not _visible(context, locale)(resolved.item):
+    visible = _visible(context, locale)
+    if resolved is None or (visible is not None and not visible(resolved.item)):
         return None
     if revision is None or revision == resolved.item.revision:
         return ItemView(resolved)
@@ -181,7 +188,7 @@ def help_items(
     found = release(context).catalog.by_context(
         help_context,
         locale=_locale(context, locale),
-        roles=context.member.roles,
+        roles=context.member_or_none.roles if context.member_or_none else (),
         where=_visible(context, locale),
         first=page_size(first),
     )

@@ -19,6 +19,7 @@ from api.db.models import ContentRevision, Release
 from api.settings import Settings
 from tests.conftest import (
     ROOT,
+    TEST_ADMIN_KEY,
     TEST_SECRET,
     SQLCounter,
     auth,
@@ -365,3 +366,90 @@ def test_publish_swaps_every_running_worker(
         assert result.returncode == 0, result.stderr
         wait_until(lambda n=expected: all(served_release(u, headers) == n for u in urls))
     assert all(httpx.get(f"{url}/readyz").json()["release"] == 2 for url in urls)
+
+
+DRAFT = """---
+id: upcoming-feature
+kind: article
+title: Upcoming feature
+summary: Not announced yet.
+phase: explore
+draft: true
+---
+Coming soon.
+"""
+
+
+async def test_drafts_are_unpublished_but_admins_can_preview_them(
+    fresh_database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    root = copy_pack(tmp_path)
+    (root / "articles" / "upcoming-feature.md").write_text(DRAFT)
+    database = await open_database(fresh_database_url, migrate=False)
+    try:
+        with using(database):
+            await publish(root)
+    finally:
+        await database.close_connections()
+    query = '{ contentItem(id: "upcoming-feature") { id title } }'
+    preview = {"x-heed-admin-key": TEST_ADMIN_KEY, "x-heed-preview": "drafts"}
+    preview_settings = replace(settings, database_url=fresh_database_url, content_dir=root)
+    async with running_app(preview_settings) as (_, client):
+        member = auth(unique("acme"), unique("ann"))
+        assert (await graphql(client, query, member))["data"]["contentItem"] is None
+        shown = await graphql(client, query, preview)
+        assert shown["data"]["contentItem"] == {
+            "id": "upcoming-feature",
+            "title": "Upcoming feature",
+        }
+        refused = await client.post(
+            "/graphql", json={"query": query}, headers={**member, "x-heed-preview": "drafts"}
+        )
+        assert refused.status_code == 403
+
+        (root / "articles" / "upcoming-feature.md").write_text(
+            DRAFT.replace("kind: article", "kind: blog")
+        )
+        invalid = await graphql(client, query, preview)
+        error = invalid["errors"][0]
+        assert error["extensions"]["code"] == "CONTENT_INVALID"
+        assert any("upcoming-feature.md:3:" in p for p in error["extensions"]["problems"])
+
+
+def test_serve_watch_republishes_on_edit(fresh_database_url: str, tmp_path: Path) -> None:
+    """A writer edits a file; the running server serves the edit on the next request."""
+    root = copy_pack(tmp_path)
+    port = free_port()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": fresh_database_url,
+        "HEED_JWT_SECRET": TEST_SECRET,
+        "HEED_DATA_DIR": str(tmp_path / "data"),
+        "HEED_CONTENT_DIR": str(root),
+        "HEED_RELEASE_POLL_SECONDS": "1",
+    }
+    process = subprocess.Popen(  # noqa: S603 (our own CLI)
+        [*HEED, "serve", "--watch", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token(unique('acme'), unique('ann'), locale='en')}"}
+    query = '{ contentItem(id: "checking-in-visitors") { title revision } }'
+
+    def item() -> dict | None:
+        response = httpx.post(f"{url}/graphql", json={"query": query}, headers=headers)
+        return response.json()["data"]["contentItem"]
+
+    try:
+        wait_until(lambda: _healthy(url) and served_release(url, headers) == 1)
+        article = root / "articles" / "checking-in-visitors.md"
+        original = item()
+        assert original is not None
+        article.write_text(article.read_text().replace(original["title"], "Edited title", 1))
+        wait_until(lambda: item() == {"title": "Edited title", "revision": 2})
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
