@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.content.follow import ReleaseFollower
@@ -16,8 +16,10 @@ from api.content.preview import DraftPreview
 from api.db import is_reachable, open_database, using
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
+from api.progress.live import ProgressHub
 from api.runtime import Runtime
 from api.settings import Settings
+from api.websocket import SubscriptionEndpoint
 from schema import build_schema
 
 
@@ -39,6 +41,14 @@ class DatabaseContextMiddleware:
             return
         with using(runtime.database):
             await self.app(scope, receive, send)
+
+
+class Subscriptions:
+    """ASGI hand-off to the runtime's WebSocket endpoint (an instance, so Starlette passes
+    the raw ASGI call instead of a WebSocket object)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await scope["app"].state.runtime.subscriptions(scope, receive, send)
 
 
 async def healthz(_: Request) -> JSONResponse:
@@ -74,6 +84,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 default_locale=settings.default_locale,
                 fallback=settings.locale_fallback,
             ),
+            progress_hub=ProgressHub(settings.database_url),
             development_token=development_token,
         )
         follower = ReleaseFollower(
@@ -84,17 +95,21 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             fallback=settings.locale_fallback,
             poll_seconds=settings.release_poll_seconds,
         )
+        runtime.subscriptions = SubscriptionEndpoint(runtime)
         app.state.runtime = runtime
         await follower.start()
+        await runtime.progress_hub.start()
         try:
             yield
         finally:
+            await runtime.progress_hub.stop()
             await follower.stop()
             await database.close_connections()
 
     app = Starlette(
         routes=[
             Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", Subscriptions()),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
         ],

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 
 from api.auth import AdminPrincipal, MemberPrincipal, Principal
 from api.content.store import LiveRelease
+from api.loaders import Loaders
 from api.members import MemberRef
+from api.progress.live import ProgressHub
 from api.settings import Settings
 
 
@@ -28,9 +31,24 @@ class Context:
     request: HTTPConnection
     request_id: str
     settings: Settings
-    principal: Principal
+    principal: Principal | None
     member_ref: MemberRef | None
     release: LiveRelease | None
+    progress_hub: ProgressHub
+    connection_params: dict[str, Any] | None = None
+    loaders: Loaders = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.loaders = self.fresh_loaders()
+
+    def fresh_loaders(self) -> Loaders:
+        """New loaders, for reading again after this request's own write."""
+        member = self.member_or_none
+        return Loaders(
+            self.member_ref,  # type: ignore[arg-type]
+            member.member_id if member else "",
+            member.email if member else None,
+        )
 
     @property
     def member(self) -> MemberPrincipal:

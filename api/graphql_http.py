@@ -195,6 +195,7 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
         principal=principal,
         member_ref=member_ref,
         release=release,
+        progress_hub=runtime.progress_hub,
     )
 
 

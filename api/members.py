@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from tortoise.exceptions import IntegrityError
 
 from api.auth import MemberPrincipal
-from api.db.models import Member, Organization
+from api.db.models import HelpRequest, Member, Organization
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,11 @@ async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
             )
     if member.claims_hash != claims_hash:
         await Member.filter(id=member.id).update(**fields)
+    if principal.email:
+        # Help requests sent to this email before they signed in now reach them as a member.
+        await HelpRequest.filter(
+            organization_id=organization.id, invitee_id=None, invitee_email=principal.email.lower()
+        ).update(invitee_id=member.id)
     return MemberRef(
         organization_pk=organization.id, member_pk=member.id, organization_name=organization.name
     )

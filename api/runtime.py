@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.context import TortoiseContext
 
 from api.content.preview import DraftPreview
 from api.content.store import LiveRelease
 from api.members import MemberRegistry
+from api.progress.live import ProgressHub
 from api.settings import Settings
 from schema import HeedSchema
 
@@ -20,8 +22,10 @@ class Runtime:
     database: TortoiseContext
     members: MemberRegistry
     preview: DraftPreview
+    progress_hub: ProgressHub
     development_token: str | None = None
     release: LiveRelease | None = None
+    subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
 
     def serve(self, release: LiveRelease) -> None:
         """Swap in a newer release; requests already running keep the one they started with."""

@@ -26,11 +26,14 @@ from strawberry.types import ExecutionContext
 
 from api.settings import Limits
 from schema.content import ContentQuery
+from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
+from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
 
 logger = logging.getLogger("heed.graphql")
 
-Query = merge_types("Query", (ViewerQuery, ContentQuery))
+Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery))
+Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation))
 
 DOCUMENT_CACHE_SIZE = 512
 
@@ -71,7 +74,9 @@ def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:
         lambda: ParserCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
         lambda: ValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
     ]
-    return HeedSchema(query=Query, extensions=extensions)
+    return HeedSchema(
+        query=Query, mutation=Mutation, subscription=FlowsSubscription, extensions=extensions
+    )
 
 
 def schema_sdl() -> str:

@@ -1,25 +1,13 @@
-"""Who is asking: the member, their organization and their roles."""
+"""Who is asking: the member, their organization, roles and the help asked of them."""
 
 from __future__ import annotations
 
 import strawberry
 
+from resolvers import team as team_resolvers
 from resolvers import viewer as resolve
-
-
-@strawberry.type(description="A person in an organization, identified by the host product's id.")
-class Member:
-    id: strawberry.ID
-    name: str | None
-    email: str | None
-    locale: str | None
-    roles: list[str]
-
-
-@strawberry.type(description="A customer account, identified by the host product's id.")
-class Organization:
-    id: strawberry.ID
-    name: str | None
+from schema.members import Member
+from schema.team import HelpRequest, Organization
 
 
 @strawberry.type(description="The member making the request, as their token describes them.")
@@ -28,6 +16,14 @@ class Viewer:
     organization: Organization
     roles: list[str]
     locale: str = strawberry.field(description="The viewer's locale, or the default one.")
+
+    @strawberry.field(description="Open requests from colleagues to do a step.")
+    async def help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
+        return await team_resolvers.help_requests_to_viewer(info.context)  # type: ignore[return-value]
+
+    @strawberry.field(description="Requests the viewer sent, newest first, with their outcome.")
+    async def sent_help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
+        return await team_resolvers.help_requests_sent(info.context)  # type: ignore[return-value]
 
 
 @strawberry.type

@@ -21,6 +21,9 @@ class Organization(Model):
     id = fields.BigIntField(primary_key=True)
     external_id = fields.CharField(max_length=128, unique=True)
     name = fields.CharField(max_length=200, null=True)
+    owner: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -51,10 +54,13 @@ class Member(Model):
 
 
 class StepState(Model):
-    """Where one step stands for one organization (org scope) or one member (user scope).
+    """Where one step (or one flow) stands for one organization or one member.
 
-    `member_key` is the member's external id, or "" for organization-scoped marks: a plain
+    `member_key` is the member's external id, or "" for organization-scoped rows: a plain
     non-null column so the unique constraint holds on both databases (NULLs never collide).
+    A row with `step_id` "" is the flow's own record (`completed` or `dismissed`), kept in
+    this table so that one query loads everything a viewer's checklist needs.
+    Step rows are `done`, `skipped`, or `assigned` (an assignee and nothing done yet).
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -70,6 +76,9 @@ class StepState(Model):
     )
     flow_revision = fields.IntField()
     at = fields.DatetimeField()
+    assignee: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="assigned_steps", null=True, on_delete=fields.SET_NULL
+    )
 
     class Meta:
         table = "step_state"
@@ -94,6 +103,58 @@ class Event(Model):
     class Meta:
         table = "event"
         indexes = (Index(fields=("organization_id", "created_at"), name="event_org_created"),)
+
+
+class HelpRequest(Model):
+    """A member asks a colleague (a member, or an email not seen yet) to do a step."""
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    token = fields.CharField(max_length=64, unique=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name="help_requests", on_delete=fields.CASCADE
+    )
+    flow_id = fields.CharField(max_length=128)
+    step_id = fields.CharField(max_length=128)
+    inviter: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name="help_requests_sent", on_delete=fields.CASCADE
+    )
+    invitee: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member",
+        related_name="help_requests_received",
+        null=True,
+        on_delete=fields.CASCADE,
+    )
+    invitee_email = fields.CharField(max_length=320, null=True)
+    message = fields.TextField(null=True)
+    status = fields.CharField(max_length=16, default="open")
+    created_at = fields.DatetimeField(auto_now_add=True)
+    resolved_at = fields.DatetimeField(null=True)
+    resolved_by: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+
+    class Meta:
+        table = "help_request"
+        indexes = (Index(fields=("organization_id", "status"), name="help_request_org_status"),)
+
+
+class IdempotentResult(Model):
+    """The outcome of a mutation sent with an idempotency key, replayed on retries."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    member_key = fields.CharField(max_length=128)
+    key = fields.CharField(max_length=128)
+    operation = fields.CharField(max_length=64)
+    outcome = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotent_result"
+        unique_together = (("organization", "member_key", "key"),)
 
 
 class Release(Model):

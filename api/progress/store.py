@@ -1,0 +1,305 @@
+"""Onboarding state in the database: what the engine reads, and the writes that change it.
+
+Reads are whole-organization batches (one statement for every mark and flow record of an
+organization and viewer, one for its members) so a checklist costs a constant number of
+statements. Writes are conditional updates, so fifty members completing one organization
+step at once record it exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from api.content.model import Item
+from api.db.models import Event, IdempotentResult, Member, Organization, StepState
+from api.progress.engine import FlowDef, FlowRecord, Mark, Scope, StepDef
+from api.progress.engine import Member as EngineMember
+
+ORG_KEY = ""
+FLOW_ROW = ""
+
+
+def flow_definition(item: Item) -> FlowDef:
+    """The engine's view of a published flow."""
+    return FlowDef(
+        id=item.id,
+        revision=item.revision,
+        steps=tuple(
+            StepDef(
+                id=step.id,
+                scope=Scope(step.scope),
+                roles=frozenset(step.roles),
+                requires=tuple(step.requires),
+                optional=step.optional,
+                skippable=step.skippable,
+                completes_on=step.completes_on,
+            )
+            for step in item.steps
+        ),
+    )
+
+
+def is_organization_flow(flow: FlowDef) -> bool:
+    """A flow made only of organization steps is completed once for the whole account."""
+    return bool(flow.steps) and all(step.scope is Scope.ORGANIZATION for step in flow.steps)
+
+
+def flow_record_key(flow: FlowDef, member_key: str) -> str:
+    return ORG_KEY if is_organization_flow(flow) else member_key
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    pk: int
+    id: str
+    name: str | None
+    email: str | None
+    locale: str | None
+    roles: tuple[str, ...]
+
+    def engine(self) -> EngineMember:
+        return EngineMember(id=self.id, roles=frozenset(self.roles))
+
+
+@dataclass
+class ViewerState:
+    """Every mark, assignment and flow record of one organization visible to one viewer."""
+
+    marks: dict[str, list[Mark]] = field(default_factory=dict)
+    assignees: dict[tuple[str, str], int] = field(default_factory=dict)
+    records: dict[tuple[str, str], FlowRecord] = field(default_factory=dict)
+    done_by: dict[tuple[str, str, str], int] = field(default_factory=dict)
+
+    def record(self, flow: FlowDef, member_key: str) -> FlowRecord | None:
+        return self.records.get((flow.id, flow_record_key(flow, member_key)))
+
+
+async def load_viewer_state(
+    organization_pk: int, member_key: str, connection: Any = None
+) -> ViewerState:
+    query = StepState.filter(organization_id=organization_pk, member_key__in=(ORG_KEY, member_key))
+    if connection is not None:
+        query = query.using_db(connection)
+    rows = await query.values_list(
+        "member_key",
+        "flow_id",
+        "step_id",
+        "state",
+        "by_member_id",
+        "flow_revision",
+        "at",
+        "assignee_id",
+    )
+    return viewer_state(rows)
+
+
+def viewer_state(rows: Iterable[tuple[Any, ...]]) -> ViewerState:
+    state = ViewerState()
+    for member_key, flow_id, step_id, mark, by_pk, revision, at, assignee in rows:
+        if step_id == FLOW_ROW:
+            record = state.records.get((flow_id, member_key), FlowRecord())
+            state.records[(flow_id, member_key)] = (
+                FlowRecord(at, record.dismissed_at)
+                if mark == "completed"
+                else FlowRecord(record.completed_at, at)
+            )
+            continue
+        if assignee is not None:
+            state.assignees[(flow_id, step_id)] = assignee
+        if mark in ("done", "skipped"):
+            owner = member_key or None
+            state.marks.setdefault(flow_id, []).append(
+                Mark(step_id, owner, mark, str(by_pk), at, revision)
+            )
+            state.done_by[(flow_id, step_id, member_key)] = by_pk
+    return state
+
+
+async def load_members(organization_pk: int) -> list[MemberRow]:
+    rows = (
+        await Member.filter(organization_id=organization_pk)
+        .order_by("id")
+        .values_list("id", "external_id", "name", "email", "locale", "roles")
+    )
+    return [
+        MemberRow(pk, ext, name, email, locale, tuple(roles or ()))
+        for pk, ext, name, email, locale, roles in rows
+    ]
+
+
+async def set_step_state(
+    organization_pk: int,
+    member_key: str,
+    flow: FlowDef,
+    step_id: str,
+    state: str,
+    by_pk: int,
+    connection: Any,
+    *,
+    unless: tuple[str, ...],
+) -> bool:
+    """Move a step to `state` unless it already is in one of `unless`; True if it moved.
+
+    A conditional UPDATE, then an INSERT in a savepoint if there was no row: when two
+    requests race, exactly one of them changes the row.
+    """
+    key = {
+        "organization_id": organization_pk,
+        "member_key": member_key,
+        "flow_id": flow.id,
+        "step_id": step_id,
+    }
+    values = {
+        "state": state,
+        "by_member_id": by_pk,
+        "flow_revision": flow.revision,
+        "at": dt.datetime.now(dt.UTC),
+    }
+    for _ in range(2):
+        updated = (
+            await StepState.filter(**key)
+            .exclude(state__in=unless)
+            .using_db(connection)
+            .update(**values)
+        )
+        if updated:
+            return True
+        if await StepState.filter(**key).using_db(connection).exists():
+            return False
+        try:
+            async with in_transaction() as savepoint:
+                await StepState.create(**key, **values, using_db=savepoint)
+            return True
+        except IntegrityError:
+            continue  # someone inserted it meanwhile: try the conditional update again
+    return False
+
+
+async def clear_step_state(
+    organization_pk: int, member_key: str, flow_id: str, step_id: str, connection: Any
+) -> bool:
+    """Reopen: drop the mark, keeping the row only to remember an assignee."""
+    key = {
+        "organization_id": organization_pk,
+        "member_key": member_key,
+        "flow_id": flow_id,
+        "step_id": step_id,
+    }
+    kept = (
+        await StepState.filter(**key, assignee_id__isnull=False)
+        .using_db(connection)
+        .update(state="assigned")
+    )
+    removed = await StepState.filter(**key, assignee_id__isnull=True).using_db(connection).delete()
+    return bool(kept or removed)
+
+
+async def mark_flow_completed(
+    organization_pk: int, record_key: str, flow: FlowDef, by_pk: int, connection: Any
+) -> None:
+    """Remember completion, so a flow stays completed when steps are added later."""
+    await set_step_state(
+        organization_pk,
+        record_key,
+        flow,
+        FLOW_ROW,
+        "completed",
+        by_pk,
+        connection,
+        unless=("completed",),
+    )
+
+
+async def assign_step(
+    organization_pk: int,
+    flow: FlowDef,
+    step_id: str,
+    assignee_pk: int,
+    by_pk: int,
+    connection: Any,
+) -> None:
+    key = {
+        "organization_id": organization_pk,
+        "member_key": ORG_KEY,
+        "flow_id": flow.id,
+        "step_id": step_id,
+    }
+    if await StepState.filter(**key).using_db(connection).update(assignee_id=assignee_pk):
+        return
+    await StepState.create(
+        **key,
+        state="assigned",
+        by_member_id=by_pk,
+        flow_revision=flow.revision,
+        at=dt.datetime.now(dt.UTC),
+        assignee_id=assignee_pk,
+        using_db=connection,
+    )
+
+
+async def record_event(
+    organization_pk: int,
+    member_pk: int | None,
+    kind: str,
+    name: str,
+    properties: Mapping[str, Any],
+    connection: Any,
+) -> None:
+    await Event.create(
+        organization_id=organization_pk,
+        member_id=member_pk,
+        kind=kind,
+        name=name,
+        properties=dict(properties),
+        using_db=connection,
+    )
+
+
+async def idempotent_outcome(
+    organization_pk: int, member_key: str, key: str | None, operation: str
+) -> dict[str, Any] | None:
+    if not key:
+        return None
+    row = await IdempotentResult.get_or_none(
+        organization_id=organization_pk, member_key=member_key, key=key
+    )
+    if row is None:
+        return None
+    if row.operation != operation:
+        return {"conflict": row.operation}
+    return row.outcome  # type: ignore[no-any-return]
+
+
+async def remember_outcome(
+    organization_pk: int,
+    member_key: str,
+    key: str | None,
+    operation: str,
+    outcome: Mapping[str, Any],
+    connection: Any,
+) -> None:
+    if key:
+        await IdempotentResult.create(
+            organization_id=organization_pk,
+            member_key=member_key,
+            key=key,
+            operation=operation,
+            outcome=dict(outcome),
+            using_db=connection,
+        )
+
+
+async def organization_owner(organization_pk: int) -> int | None:
+    return (
+        await Organization.filter(id=organization_pk)
+        .first()
+        .values_list(  # type: ignore[return-value]
+            "owner_id", flat=True
+        )
+    )

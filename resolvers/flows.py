@@ -1,0 +1,570 @@
+"""Flows and steps as the viewer sees them, and the mutations that move steps.
+
+Statuses come from the pure engine (`api.progress.engine`) over rows the request's loaders
+read once; every write goes through one transaction with its event, its notification and
+its idempotency record, so a failure part-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from api.content import Item, audience_matches, is_live
+from api.context import Context
+from api.db.models import HelpRequest
+from api.progress.engine import (
+    Action,
+    ActionError,
+    ErrorCode,
+    FlowDef,
+    FlowView,
+    StepView,
+    check_action,
+    evaluate_flow,
+    mark_key,
+    steps_completed_by_event,
+)
+from api.progress.engine import Member as EngineMember
+from api.progress.store import (
+    ORG_KEY,
+    MemberRow,
+    ViewerState,
+    clear_step_state,
+    flow_definition,
+    flow_record_key,
+    idempotent_outcome,
+    load_viewer_state,
+    mark_flow_completed,
+    record_event,
+    remember_outcome,
+    set_step_state,
+)
+from resolvers.viewer import MemberView
+
+SUCCESS_CODES = (ErrorCode.ALREADY_DONE, ErrorCode.ALREADY_SKIPPED)
+
+
+def member_view(row: MemberRow) -> MemberView:
+    return MemberView(
+        id=row.id, name=row.name, email=row.email, locale=row.locale, roles=list(row.roles)
+    )
+
+
+@dataclass(frozen=True)
+class ProgressView:
+    done: int
+    total: int
+    percent: float
+
+
+@dataclass
+class StepObject:
+    id: str
+    title: str
+    status: str
+    scope: str
+    roles: list[str]
+    requires: list[str]
+    optional: bool
+    skippable: bool
+    completes_on: str | None
+    cta: Any
+    tour: Any
+    body_markdown: str
+    body_html: str
+    body_tree: Any
+    candidates: list[MemberView]
+    completed_by: MemberView | None
+    completed_at: dt.datetime | None
+    assignee: MemberView | None
+
+
+@dataclass
+class FlowObject:
+    id: str
+    title: str
+    summary: str
+    phase: str
+    locale: str
+    revision: int
+    state: str
+    progress: ProgressView
+    steps: list[StepObject]
+    next_step: StepObject | None
+    completed_at: dt.datetime | None
+
+
+@dataclass
+class UserErrorObject:
+    code: str
+    message: str
+    field: list[str]
+    roles: list[str] = field(default_factory=list)
+    candidates: list[MemberView] = field(default_factory=list)
+
+
+@dataclass
+class StepPayloadObject:
+    step: StepObject | None
+    flow: FlowObject | None
+    user_errors: list[UserErrorObject]
+
+
+def engine_viewer(context: Context) -> EngineMember:
+    member = context.member
+    return EngineMember(id=member.member_id, roles=frozenset(member.roles))
+
+
+def completed_flow_ids(state: ViewerState, flows: Sequence[Item], member_key: str) -> set[str]:
+    done = set()
+    for item in flows:
+        record = state.record(flow_definition(item), member_key)
+        if record is not None and record.completed_at is not None:
+            done.add(item.id)
+    return done
+
+
+def visible_flows(context: Context, state: ViewerState, locale: str | None) -> list[Item]:
+    """The flows this viewer's audience gets, prerequisites (`after`) included."""
+    assert context.release is not None
+    catalog = context.release.catalog
+    member = context.member
+    requested = locale or member.locale or context.settings.default_locale
+    flows = [r.item for r in catalog.items(kind="flow", locale=requested)]
+    completed = completed_flow_ids(state, flows, member.member_id)
+    now = dt.datetime.now(dt.UTC)
+    return [
+        item
+        for item in flows
+        if audience_matches(item.audience, member.roles, member.attributes, requested, completed)
+        and is_live(item, now)
+    ]
+
+
+def build_flow(
+    item: Item,
+    view: FlowView,
+    state: ViewerState,
+    members: Sequence[MemberRow],
+    record_completed_at: dt.datetime | None,
+) -> FlowObject:
+    by_pk = {member.pk: member for member in members}
+    by_id = {member.id: member for member in members}
+    steps = [build_step(item, step_view, state, by_pk, by_id) for step_view in view.steps]
+    next_step = next((s for s in steps if s.id == view.next_step_id), None)
+    return FlowObject(
+        id=item.id,
+        title=item.title,
+        summary=item.summary,
+        phase=item.phase,
+        locale=item.locale,
+        revision=item.revision,
+        state=view.state.value,
+        progress=ProgressView(view.done, view.total, view.percent),
+        steps=steps,
+        next_step=next_step,
+        completed_at=record_completed_at,
+    )
+
+
+def build_step(
+    item: Item,
+    view: StepView,
+    state: ViewerState,
+    by_pk: Mapping[int, MemberRow],
+    by_id: Mapping[str, MemberRow],
+) -> StepObject:
+    step = item.step(view.step_id)
+    assert step is not None
+    done_by = by_pk.get(int(view.done_by)) if view.done_by else None
+    assignee = by_pk.get(state.assignees.get((item.id, step.id), -1))
+    return StepObject(
+        id=step.id,
+        title=step.title,
+        status=view.status.value,
+        scope=step.scope,
+        roles=list(step.roles),
+        requires=list(step.requires),
+        optional=step.optional,
+        skippable=step.skippable,
+        completes_on=step.completes_on,
+        cta=step.cta,
+        tour=step.tour,
+        body_markdown=step.body_markdown,
+        body_html=step.body_html,
+        body_tree=step.body_tree,
+        candidates=[member_view(by_id[c]) for c in view.candidates if c in by_id],
+        completed_by=member_view(done_by) if done_by else None,
+        completed_at=view.done_at,
+        assignee=member_view(assignee) if assignee else None,
+    )
+
+
+def evaluate(
+    context: Context, item: Item, state: ViewerState, members: Sequence[MemberRow]
+) -> tuple[FlowDef, FlowView]:
+    flow = flow_definition(item)
+    record = state.record(flow, context.member.member_id)
+    view = evaluate_flow(
+        flow,
+        state.marks.get(flow.id, ()),
+        engine_viewer(context),
+        [member.engine() for member in members],
+        record,
+    )
+    return flow, view
+
+
+async def flows(context: Context, locale: str | None, phase: str | None) -> list[FlowObject]:
+    state = await context.loaders.viewer_state()
+    members = await context.loaders.members()
+    result = []
+    for item in visible_flows(context, state, locale):
+        if phase is not None and item.phase != phase:
+            continue
+        flow, view = evaluate(context, item, state, members)
+        record = state.record(flow, context.member.member_id)
+        result.append(build_flow(item, view, state, members, record and record.completed_at))
+    return result
+
+
+async def flow(context: Context, flow_id: str, locale: str | None) -> FlowObject | None:
+    return next((f for f in await flows(context, locale, None) if f.id == flow_id), None)
+
+
+def user_error(
+    code: ErrorCode | str,
+    message: str,
+    field_path: Sequence[str] = (),
+    roles: Sequence[str] = (),
+    candidates: Sequence[MemberView] = (),
+) -> UserErrorObject:
+    return UserErrorObject(str(code), message, list(field_path), list(roles), list(candidates))
+
+
+def _errors_from_outcome(outcome: Mapping[str, Any]) -> list[UserErrorObject]:
+    return [
+        UserErrorObject(e["code"], e["message"], e["field"], e.get("roles", []))
+        for e in outcome.get("errors", [])
+    ]
+
+
+def _outcome(errors: Sequence[UserErrorObject]) -> dict[str, Any]:
+    return {
+        "errors": [
+            {"code": e.code, "message": e.message, "field": e.field, "roles": e.roles}
+            for e in errors
+        ]
+    }
+
+
+async def step_payload(
+    context: Context, flow_id: str, step_id: str, errors: list[UserErrorObject]
+) -> StepPayloadObject:
+    """The payload after a change: the flow as it stands now, read fresh."""
+    context.loaders = context.fresh_loaders()
+    current = await flow(context, flow_id, None)
+    step = next((s for s in current.steps if s.id == step_id), None) if current else None
+    return StepPayloadObject(step=step, flow=current, user_errors=errors)
+
+
+ACTIONS = {
+    "complete": (Action.COMPLETE, "done", ("done",), "step.completed"),
+    "skip": (Action.SKIP, "skipped", ("done", "skipped"), "step.skipped"),
+    "reopen": (Action.REOPEN, "", (), "step.reopened"),
+}
+
+
+async def change_step(
+    context: Context, name: str, flow_id: str, step_id: str, idempotency_key: str | None
+) -> StepPayloadObject:
+    member = context.member
+    ref = context.member_ref
+    assert ref is not None
+    replay = await idempotent_outcome(ref.organization_pk, member.member_id, idempotency_key, name)
+    if replay is not None:
+        if "conflict" in replay:
+            return await step_payload(
+                context,
+                flow_id,
+                step_id,
+                [
+                    user_error(
+                        "IDEMPOTENCY_CONFLICT",
+                        f"this idempotency key was used for {replay['conflict']}",
+                        ("input", "idempotencyKey"),
+                    )
+                ],
+            )
+        return await step_payload(context, flow_id, step_id, _errors_from_outcome(replay))
+    errors = await _apply(context, name, flow_id, step_id, idempotency_key)
+    return await step_payload(context, flow_id, step_id, errors)
+
+
+async def _apply(
+    context: Context, name: str, flow_id: str, step_id: str, idempotency_key: str | None
+) -> list[UserErrorObject]:
+    action, new_state, unless, event_name = ACTIONS[name]
+    member = context.member
+    ref = context.member_ref
+    assert ref is not None
+    state = await load_viewer_state(ref.organization_pk, member.member_id)
+    item = next((f for f in visible_flows(context, state, None) if f.id == flow_id), None)
+    if item is None:
+        return [user_error(ErrorCode.NOT_FOUND, f"no flow {flow_id!r}", ("input", "flowId"))]
+    members = await context.loaders.members()
+    flow = flow_definition(item)
+    viewer = engine_viewer(context)
+    problem = check_action(
+        flow,
+        state.marks.get(flow.id, ()),
+        viewer,
+        step_id,
+        action,
+        [m.engine() for m in members],
+    )
+    errors = (
+        []
+        if problem is None or problem.code in SUCCESS_CODES
+        else [_action_error(problem, members, step_id)]
+    )
+    events: list[dict[str, Any]] = []
+    try:
+        async with in_transaction() as connection:
+            if problem is None:
+                step = next(s for s in flow.steps if s.id == step_id)
+                key = mark_key(step, viewer, action)
+                owner_key = ORG_KEY if key is None else key
+                if action is Action.REOPEN:
+                    changed = await clear_step_state(
+                        ref.organization_pk, owner_key, flow.id, step_id, connection
+                    )
+                else:
+                    changed = await set_step_state(
+                        ref.organization_pk,
+                        owner_key,
+                        flow,
+                        step_id,
+                        new_state,
+                        ref.member_pk,
+                        connection,
+                        unless=unless,
+                    )
+                if changed:
+                    events += await _after_change(
+                        context, flow, step_id, event_name, owner_key, connection
+                    )
+            await remember_outcome(
+                ref.organization_pk,
+                member.member_id,
+                idempotency_key,
+                name,
+                _outcome(errors),
+                connection,
+            )
+    except IntegrityError:
+        # The same idempotency key committed first, concurrently: replay its outcome.
+        replay = await idempotent_outcome(
+            ref.organization_pk, member.member_id, idempotency_key, name
+        )
+        return _errors_from_outcome(replay or {})
+    for event in events:
+        context.progress_hub.deliver_local(event)
+    return errors
+
+
+def _action_error(
+    problem: ActionError, members: Sequence[MemberRow], step_id: str
+) -> UserErrorObject:
+    by_id = {member.id: member for member in members}
+    return user_error(
+        problem.code,
+        problem.message,
+        ("input", "stepId"),
+        problem.roles,
+        [member_view(by_id[c]) for c in problem.candidates if c in by_id],
+    )
+
+
+async def _after_change(
+    context: Context,
+    flow: FlowDef,
+    step_id: str,
+    event_name: str,
+    owner_key: str,
+    connection: Any,
+) -> list[dict[str, Any]]:
+    """Inside the transaction: the event, help requests, flow completion, the notification."""
+    ref = context.member_ref
+    assert ref is not None
+    member = context.member
+    now = dt.datetime.now(dt.UTC)
+    await record_event(
+        ref.organization_pk,
+        ref.member_pk,
+        "step",
+        event_name,
+        {
+            "flowId": flow.id,
+            "stepId": step_id,
+            "revision": flow.revision,
+            "scope": "organization" if owner_key == ORG_KEY else "user",
+        },
+        connection,
+    )
+    if event_name == "step.completed":
+        resolved = HelpRequest.filter(
+            organization_id=ref.organization_pk, flow_id=flow.id, step_id=step_id, status="open"
+        )
+        if owner_key != ORG_KEY:
+            resolved = resolved.filter(invitee_id=ref.member_pk)
+        await resolved.using_db(connection).update(
+            status="done", resolved_at=now, resolved_by_id=ref.member_pk
+        )
+        await _record_completion(context, flow, connection)
+    notice = {
+        "organizationId": member.organization_id,
+        "flowId": flow.id,
+        "stepId": step_id,
+        "action": event_name.removeprefix("step."),
+        "memberId": member.member_id,
+        "at": now.isoformat(),
+    }
+    await context.progress_hub.announce(notice, connection)
+    return [notice]
+
+
+async def _record_completion(context: Context, flow: FlowDef, connection: Any) -> None:
+    ref = context.member_ref
+    assert ref is not None
+    member_key = context.member.member_id
+    state = await load_viewer_state(ref.organization_pk, member_key, connection)
+    view = evaluate_flow(
+        flow,
+        state.marks.get(flow.id, ()),
+        engine_viewer(context),
+        (),
+        state.record(flow, member_key),
+    )
+    if view.completed_now:
+        await mark_flow_completed(
+            ref.organization_pk,
+            flow_record_key(flow, member_key),
+            flow,
+            ref.member_pk,
+            connection,
+        )
+        await record_event(
+            ref.organization_pk,
+            ref.member_pk,
+            "flow",
+            "flow.completed",
+            {"flowId": flow.id, "revision": flow.revision},
+            connection,
+        )
+
+
+@dataclass
+class TrackPayloadObject:
+    completed_steps: list[StepObject]
+    user_errors: list[UserErrorObject]
+
+
+async def track(
+    context: Context, event: str, properties: Mapping[str, Any] | None, idempotency_key: str | None
+) -> TrackPayloadObject:
+    """Record an app event; steps that complete on it are completed for this viewer."""
+    ref = context.member_ref
+    assert ref is not None
+    if not event or len(event) > 200:
+        return TrackPayloadObject(
+            [],
+            [user_error("INVALID_INPUT", "event must be 1 to 200 characters", ("input", "event"))],
+        )
+    if idempotency_key and await idempotent_outcome(
+        ref.organization_pk, context.member.member_id, idempotency_key, "track"
+    ):
+        return TrackPayloadObject([], [])
+    state = await load_viewer_state(ref.organization_pk, context.member.member_id)
+    flows_by_id = {item.id: item for item in visible_flows(context, state, None)}
+    targets = steps_completed_by_event(
+        [flow_definition(item) for item in flows_by_id.values()], event
+    )
+    events: list[dict[str, Any]] = []
+    completed: list[tuple[str, str]] = []
+    async with in_transaction() as connection:
+        await record_event(
+            ref.organization_pk, ref.member_pk, "app", event, properties or {}, connection
+        )
+        viewer = engine_viewer(context)
+        for flow_id, step_id in targets:
+            flow = flow_definition(flows_by_id[flow_id])
+            step = next(s for s in flow.steps if s.id == step_id)
+            key = mark_key(step, viewer, Action.COMPLETE)
+            owner_key = ORG_KEY if key is None or step.scope.value == "organization" else key
+            if await set_step_state(
+                ref.organization_pk,
+                owner_key,
+                flow,
+                step_id,
+                "done",
+                ref.member_pk,
+                connection,
+                unless=("done",),
+            ):
+                completed.append((flow_id, step_id))
+                events += await _after_change(
+                    context, flow, step_id, "step.completed", owner_key, connection
+                )
+        await remember_outcome(
+            ref.organization_pk,
+            context.member.member_id,
+            idempotency_key,
+            "track",
+            {"completed": completed},
+            connection,
+        )
+    for notice in events:
+        context.progress_hub.deliver_local(notice)
+    context.loaders = context.fresh_loaders()
+    current = {f.id: f for f in await flows(context, None, None)}
+    steps = (
+        [
+            step
+            for flow_id, step_id in completed
+            for step in current[flow_id].steps
+            if step.id == step_id
+        ]
+        if completed
+        else []
+    )
+    return TrackPayloadObject(steps, [])
+
+
+@dataclass(frozen=True)
+class ProgressEventObject:
+    organization_id: str
+    flow_id: str
+    step_id: str
+    action: str
+    member_id: str
+    at: dt.datetime
+
+
+async def progress_events(context: Context) -> AsyncIterator[ProgressEventObject]:
+    """Changes in the viewer's own organization only: the hub is keyed by organization."""
+    async for event in context.progress_hub.subscribe(context.member.organization_id):
+        yield ProgressEventObject(
+            organization_id=event["organizationId"],
+            flow_id=event["flowId"],
+            step_id=event["stepId"],
+            action=event["action"],
+            member_id=event["memberId"],
+            at=dt.datetime.fromisoformat(event["at"]),
+        )
