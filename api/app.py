@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             poll_seconds=settings.release_poll_seconds,
         )
         runtime.subscriptions = SubscriptionEndpoint(runtime)
+        runtime.follower = follower
         app.state.runtime = runtime
         await follower.start()
         await runtime.progress_hub.start()

@@ -26,6 +26,7 @@ class Runtime:
     development_token: str | None = None
     release: LiveRelease | None = None
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
+    follower: Any = None  # the ReleaseFollower keeping `release` current
 
     def serve(self, release: LiveRelease) -> None:
         """Swap in a newer release; requests already running keep the one they started with."""

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from graphql import GraphQLError
 
 from api.content import Catalog, Hit, Item, Resolved, audience_matches, is_live
 from api.content.store import LiveRelease, item_revision
 from api.context import Context
+from resolvers.flows import completed_flow_ids
 
+T = TypeVar("T")
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
 
@@ -103,23 +105,50 @@ def release(context: Context) -> LiveRelease:
     return context.release
 
 
-def _visible(context: Context, locale: str | None) -> Any:
-    """The viewer's audience filter (roles, attributes, locale) plus announcement dates.
+class Audience:
+    """The viewer's audience filter: roles, attributes, locale, prerequisites, dates.
 
-    The admin key sees every item: writers previewing content and servers acting for all.
+    Prerequisites (`after`: flows the viewer completed) need the database; content queries
+    should not. So the first pass defers every item that has prerequisites, and only if one
+    was met does `visible_to` load the viewer's completions and run the query again.
     """
-    principal = context.member_or_none
-    if principal is None:
-        return None
-    now = dt.datetime.now(dt.UTC)
-    viewer_locale = _locale(context, locale)
 
-    def visible(item: Item) -> bool:
+    def __init__(self, context: Context, locale: str | None, completed: set[str] | None):
+        member = context.member_or_none
+        assert member is not None
+        self.member = member
+        self.locale = _locale(context, locale)
+        self.completed = completed
+        self.deferred = False
+        self.now = dt.datetime.now(dt.UTC)
+
+    def __call__(self, item: Item) -> bool:
+        if item.audience.after and self.completed is None:
+            self.deferred = True
+            return False
         return audience_matches(
-            item.audience, principal.roles, principal.attributes, viewer_locale
-        ) and (item.kind != "announcement" or is_live(item, now))
+            item.audience,
+            self.member.roles,
+            self.member.attributes,
+            self.locale,
+            self.completed or (),
+        ) and (item.kind != "announcement" or is_live(item, self.now))
 
-    return visible
+
+async def visible_to(
+    context: Context, locale: str | None, run: Callable[[Audience | None], T]
+) -> T:
+    """Run a catalog query under the viewer's audience; the admin key sees every item."""
+    if context.member_or_none is None:
+        return run(None)
+    audience = Audience(context, locale, None)
+    result = run(audience)
+    if not audience.deferred:
+        return result
+    state = await context.loaders.viewer_state()
+    flows = [r.item for r in release(context).catalog.items(kind="flow")]
+    completed = completed_flow_ids(state, flows, context.member.member_id)
+    return run(Audience(context, locale, completed))
 
 
 def _locale(context: Context, locale: str | None) -> str:
@@ -132,8 +161,9 @@ async def content_item(
 ) -> ItemView | None:
     catalog = release(context).catalog
     resolved = catalog.get(item_id, _locale(context, locale))
-    visible = _visible(context, locale)
-    if resolved is None or (visible is not None and not visible(resolved.item)):
+    if resolved is None or not await visible_to(
+        context, locale, lambda audience: audience is None or audience(resolved.item)
+    ):
         return None
     if revision is None or revision == resolved.item.revision:
         return ItemView(resolved)
@@ -145,7 +175,7 @@ async def content_item(
     )
 
 
-def content(
+async def content(
     context: Context,
     *,
     kind: str | None,
@@ -156,12 +186,12 @@ def content(
     after: str | None,
 ) -> Connection:
     catalog: Catalog = release(context).catalog
-    items = catalog.items(
-        kind=kind,
-        phase=phase,
-        tag=tag,
-        locale=_locale(context, locale),
-        where=_visible(context, locale),
+    items = await visible_to(
+        context,
+        locale,
+        lambda audience: catalog.items(
+            kind=kind, phase=phase, tag=tag, locale=_locale(context, locale), where=audience
+        ),
     )
     start = 0
     if after:
@@ -182,26 +212,34 @@ def content(
     )
 
 
-def help_items(
+async def help_items(
     context: Context, help_context: str, locale: str | None, first: int | None
 ) -> list[ItemView]:
-    found = release(context).catalog.by_context(
-        help_context,
-        locale=_locale(context, locale),
-        roles=context.member_or_none.roles if context.member_or_none else (),
-        where=_visible(context, locale),
-        first=page_size(first),
+    found = await visible_to(
+        context,
+        locale,
+        lambda audience: release(context).catalog.by_context(
+            help_context,
+            locale=_locale(context, locale),
+            roles=context.member_or_none.roles if context.member_or_none else (),
+            where=audience,
+            first=page_size(first),
+        ),
     )
     return [ItemView(r) for r in found]
 
 
-def search_help(
+async def search_help(
     context: Context, query: str, locale: str | None, first: int | None
 ) -> list[SearchHitView]:
     catalog = release(context).catalog
     requested = _locale(context, locale)
-    hits: Sequence[Hit] = catalog.search(
-        query, locale=requested, first=page_size(first), where=_visible(context, locale)
+    hits: Sequence[Hit] = await visible_to(
+        context,
+        locale,
+        lambda audience: catalog.search(
+            query, locale=requested, first=page_size(first), where=audience
+        ),
     )
     chain = catalog.chain(requested)
     return [

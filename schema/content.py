@@ -111,7 +111,7 @@ class ContentQuery:
         return await resolve.content_item(info.context, id, locale, revision)  # type: ignore[return-value]
 
     @strawberry.field(description="Items this viewer's audience gets, filtered, by page.")
-    def content(
+    async def content(
         self,
         info: strawberry.Info,
         kind: ContentKind | None = None,
@@ -121,7 +121,7 @@ class ContentQuery:
         first: int | None = None,
         after: str | None = None,
     ) -> ContentItemConnection:
-        return resolve.content(  # type: ignore[return-value]
+        return await resolve.content(  # type: ignore[return-value]
             info.context,
             kind=kind.value if kind else None,
             phase=phase.value if phase else None,
@@ -132,16 +132,16 @@ class ContentQuery:
         )
 
     @strawberry.field(description="Contextual help for a screen or element key, best first.")
-    def help(
+    async def help(
         self, info: strawberry.Info, context: str, locale: str | None = None, first: int | None = 5
     ) -> list[ContentItem]:
-        return resolve.help_items(info.context, context, locale, first)  # type: ignore[return-value]
+        return await resolve.help_items(info.context, context, locale, first)  # type: ignore[return-value]
 
     @strawberry.field(description="Full-text search over help content, ranked.")
-    def search_help(
+    async def search_help(
         self, info: strawberry.Info, query: str, locale: str | None = None, first: int | None = 10
     ) -> list[SearchHit]:
-        return resolve.search_help(info.context, query, locale, first)  # type: ignore[return-value]
+        return await resolve.search_help(info.context, query, locale, first)  # type: ignore[return-value]
 
     @strawberry.field(description="The release being served.")
     def release(self, info: strawberry.Info) -> Release:

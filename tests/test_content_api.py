@@ -47,7 +47,7 @@ async def test_content_queries_run_no_sql(
         client,
         f"""{{
           release {{ number itemCount }}
-          content(first: 5) {{ totalCount edges {{ node {ITEM} }} }}
+          content(kind: TIP, first: 5) {{ totalCount edges {{ node {ITEM} }} }}
           contentItem(id: "reception-setup") {ITEM}
           help(context: "settings.devices", first: 5) {{ id title bodyHtml }}
           searchHelp(query: "visitors", first: 10) {{ item {{ id title }} highlight }}
@@ -57,6 +57,28 @@ async def test_content_queries_run_no_sql(
     assert "errors" not in body, body
     assert body["data"]["release"]["itemCount"] == 90
     assert sql_counter.statements == []
+
+
+async def test_prerequisites_show_items_once_their_flow_is_completed(
+    client: httpx.AsyncClient, sql_counter: SQLCounter
+) -> None:
+    """The NPS survey targets members who finished `first-visitor`."""
+    headers = auth(unique("acme"), unique("ann"), locale="en")
+    query = '{ contentItem(id: "frontdesk-nps") { id } content(kind: SURVEY) { totalCount } }'
+    before = await graphql(client, query, headers)
+    assert before["data"] == {"contentItem": None, "content": {"totalCount": 0}}
+    for event in ("dashboard.viewed", "visitor.registered", "host.notified", "visitor.signed_out"):
+        tracked = await graphql(
+            client,
+            "mutation($e: String!) { track(input: {event: $e}) { userErrors { code } } }",
+            headers,
+            {"e": event},
+        )
+        assert tracked["data"]["track"]["userErrors"] == []
+    sql_counter.statements.clear()
+    after = await graphql(client, query, headers)
+    assert after["data"] == {"contentItem": {"id": "frontdesk-nps"}, "content": {"totalCount": 1}}
+    assert len(sql_counter.statements) == 1, "completions load once, only when needed"
 
 
 async def test_locale_fallback_is_reported(

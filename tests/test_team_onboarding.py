@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,9 +18,11 @@ from httpx_ws import WebSocketDisconnect, aconnect_ws
 from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
+from api.content.store import publish
+from api.db import open_database, using
 from api.db.models import Event, HelpRequest, StepState
 from api.settings import Settings
-from tests.conftest import TEST_SECRET, SQLCounter, auth, graphql, running_app, token, unique
+from tests.conftest import ROOT, TEST_SECRET, SQLCounter, auth, graphql, running_app, token, unique
 
 FLOW = """query($id: ID!) { flow(id: $id) {
   id state progress { done total percent } nextStep { id }
@@ -439,3 +444,59 @@ async def test_changes_reach_subscribers_on_another_worker(
             await step(other_worker, ivan, "completeStep", "reception-setup", "connect-directory")
             (event,) = await next_events(socket, 1)
     assert (event["stepId"], event["memberId"]) == ("connect-directory", "ivan")
+
+
+NEW_STEP = """
+## Train the reception staff {#train-staff}
+
+```step
+roles: [office_manager, admin]
+```
+
+Walk the people at the front desk through one check-in.
+"""
+
+
+async def test_content_changes_do_not_break_people_mid_flow(
+    fresh_database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    root = tmp_path / "content"
+    shutil.copytree(ROOT / "content", root)
+    database = await open_database(fresh_database_url, migrate=False)
+    with using(database):
+        await publish(root)
+    await database.close_connections()
+    team = Team("changes")
+    ann = team.add("ann", "admin")
+    async with running_app(replace(settings, database_url=fresh_database_url)) as (app, client):
+        for step_id in ("create-account", "add-card", "connect-directory", "install-ipad"):
+            await step(client, ann, "completeStep", "reception-setup", step_id)
+        done = await statuses(client, ann)
+        assert done["state"] == "COMPLETED"
+
+        source = root / "flows" / "reception-setup.md"
+        text = source.read_text()
+        nda_start = text.index("## ", text.index("{#add-nda}") - 80)
+        nda_end = text.index("## ", nda_start + 3)
+        source.write_text(text[:nda_start] + text[nda_end:] + NEW_STEP)
+        translation = root / "flows" / "reception-setup.ru.md"
+        ru = translation.read_text()
+        ru_start = ru.index("## ", ru.index("{#add-nda}") - 80)
+        ru_end = ru.index("## ", ru_start + 3)
+        translation.write_text(
+            ru[:ru_start] + ru[ru_end:] + "\n## Обучите сотрудников {#train-staff}\n\nТекст.\n"  # noqa: RUF001
+        )
+        database = await open_database(fresh_database_url, migrate=False)
+        with using(database):
+            result = await publish(root)
+        await database.close_connections()
+        assert result.created
+        await app.state.runtime.follower.refresh()
+
+        changed = await statuses(client, ann)
+    steps = {s["id"]: s["status"] for s in changed["steps"]}
+    assert "add-nda" not in steps, "a removed step drops out"
+    assert steps["train-staff"] == "AVAILABLE", "a new step appears not done"
+    assert steps["add-card"] == "DONE", "progress is keyed by step id"
+    assert changed["state"] == "COMPLETED", "a completed flow stays completed"
+    assert changed["progress"] == {"done": 4, "total": 5, "percent": 80.0}
