@@ -13,7 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.content.follow import ReleaseFollower
 from api.content.preview import DraftPreview
-from api.db import is_reachable, open_database, using
+from api.db import is_postgres, is_reachable, open_database, using
+from api.db.listen import Listener
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
 from api.progress.live import ProgressHub
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, migrate=False)
+        listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
         runtime = Runtime(
             settings=settings,
             schema=build_schema(settings.limits, introspection=not settings.is_production),
@@ -84,12 +86,12 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 default_locale=settings.default_locale,
                 fallback=settings.locale_fallback,
             ),
-            progress_hub=ProgressHub(settings.database_url),
+            progress_hub=ProgressHub(listener),
             development_token=development_token,
         )
         follower = ReleaseFollower(
             database,
-            settings.database_url,
+            listener,
             runtime.serve,
             default_locale=settings.default_locale,
             fallback=settings.locale_fallback,
@@ -98,13 +100,15 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
         runtime.subscriptions = SubscriptionEndpoint(runtime)
         runtime.follower = follower
         app.state.runtime = runtime
-        await follower.start()
-        await runtime.progress_hub.start()
         try:
+            if listener is not None:
+                await listener.start()
+            await follower.start()
             yield
         finally:
-            await runtime.progress_hub.stop()
             await follower.stop()
+            if listener is not None:
+                await listener.stop()
             await database.close_connections()
 
     app = Starlette(

@@ -105,7 +105,10 @@ def principal_from_token(token: str, settings: Settings) -> MemberPrincipal:
             algorithms=[settings.jwt_algorithm],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
-            options={"require": ["exp", "sub"], "verify_aud": settings.jwt_audience is not None},
+            leeway=settings.jwt_leeway_seconds,
+            # Audience is always checked: with none configured, a token meant for another
+            # service (it carries `aud`) is refused rather than accepted.
+            options={"require": ["exp", "sub"], "verify_aud": True},
         )
     except jwt.ExpiredSignatureError:
         raise AuthError("token expired", "TOKEN_EXPIRED") from None

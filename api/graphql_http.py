@@ -202,11 +202,25 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
 def _result_response(
     result: ExecutionResult, media_type: str, request_id: str, production: bool
 ) -> Response:
+    errors = result.errors or []
+    if any(is_connection_failure(e.original_error) for e in errors if e.original_error):
+        logger.error("request %s: the database is unavailable", request_id)
+        return _error_response(
+            503,
+            "the database is unavailable, try again shortly",
+            media_type,
+            request_id,
+            code="SERVICE_UNAVAILABLE",
+            headers={"Retry-After": "5"},
+        )
     body: dict[str, Any] = {}
-    if result.errors:
-        body["errors"] = [_format_error(error, request_id, production) for error in result.errors]
-    if isinstance(result, PreExecutionError):
-        # Parse or validation failure: no `data` entry at all, as the spec requires.
+    if errors:
+        body["errors"] = [_format_error(error, request_id, production) for error in errors]
+    if isinstance(result, PreExecutionError) or (
+        result.data is None and errors and all(error.path is None for error in errors)
+    ):
+        # The request never reached execution (parse, validation or variable errors):
+        # no `data` entry at all, as the spec requires.
         status = 400 if media_type == GRAPHQL_RESPONSE else 200
     else:
         body["data"] = result.data

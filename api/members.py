@@ -1,11 +1,13 @@
 """Organizations and members are created on first sight and follow their latest token.
 
 A worker remembers whom it has already written, keyed by the claims' hash, so a member seen
-before costs no SQL at all; a changed role or name is written on the next request.
+before costs no SQL at all; a changed role or name is written on the next request. Another
+worker may have written different claims meanwhile, so a memory is trusted for a minute only.
 """
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -25,19 +27,21 @@ class MemberRef:
 
 
 class MemberRegistry:
-    def __init__(self, max_entries: int = 100_000) -> None:
-        self._seen: OrderedDict[tuple[str, str], tuple[str, MemberRef]] = OrderedDict()
+    def __init__(self, max_entries: int = 100_000, trust_seconds: float = 60.0) -> None:
+        self._seen: OrderedDict[tuple[str, str], tuple[str, MemberRef, float]] = OrderedDict()
         self._max_entries = max_entries
+        self._trust_seconds = trust_seconds
 
     async def ensure(self, principal: MemberPrincipal) -> MemberRef:
         key = (principal.organization_id, principal.member_id)
         claims_hash = principal.claims_hash
         seen = self._seen.get(key)
-        if seen is not None and seen[0] == claims_hash:
+        now = time.monotonic()
+        if seen is not None and seen[0] == claims_hash and now - seen[2] < self._trust_seconds:
             self._seen.move_to_end(key)
             return seen[1]
         ref = await _upsert(principal, claims_hash)
-        self._seen[key] = (claims_hash, ref)
+        self._seen[key] = (claims_hash, ref, now)
         self._seen.move_to_end(key)
         if len(self._seen) > self._max_entries:
             self._seen.popitem(last=False)

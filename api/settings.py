@@ -42,6 +42,7 @@ class Settings:
     jwt_algorithm: str = "HS256"
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    jwt_leeway_seconds: int = 30
     admin_key: str | None = None
     default_locale: str = "en"
     locale_fallback: bool = True
@@ -97,6 +98,7 @@ class Settings:
             jwt_algorithm=algorithm,
             jwt_audience=env.get("HEED_JWT_AUDIENCE") or None,
             jwt_issuer=env.get("HEED_JWT_ISSUER") or None,
+            jwt_leeway_seconds=_positive_int(env, "HEED_JWT_LEEWAY_SECONDS", 30),
             admin_key=admin_key,
             default_locale=env.get("HEED_DEFAULT_LOCALE", "en"),
             locale_fallback=_flag(env, "HEED_LOCALE_FALLBACK", True),
@@ -117,9 +119,8 @@ def _database_url(url: str) -> str:
         return "asyncpg://" + url.split("://", 1)[1]
     if scheme == "sqlite":
         return url
-    raise ConfigError(
-        f"DATABASE_URL must start with sqlite:// or postgres://, not {url.split('://')[0]!r}"
-    )
+    # Never echo the value: it may hold a password.
+    raise ConfigError("DATABASE_URL must start with sqlite:// or postgres://")
 
 
 def _public_key(env: Mapping[str, str]) -> str | None:

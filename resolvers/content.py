@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -151,7 +152,19 @@ async def visible_to(
     return run(Audience(context, locale, completed))
 
 
+LOCALE = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}$")
+MAX_CONTEXT_LENGTH = 200
+MAX_CONTEXT_SEGMENTS = 16
+
+
+class BadInput(GraphQLError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+
+
 def _locale(context: Context, locale: str | None) -> str:
+    if locale is not None and not LOCALE.match(locale):
+        raise BadInput(f"not a locale: {locale[:40]!r} (expected e.g. en, ru, pt-BR)")
     member = context.member_or_none
     return locale or (member and member.locale) or context.settings.default_locale
 
@@ -168,7 +181,9 @@ async def content_item(
     if revision is None or revision == resolved.item.revision:
         return ItemView(resolved)
     older = await item_revision(item_id, resolved.served_locale, revision)
-    if older is None:
+    if older is None or not await visible_to(
+        context, locale, lambda audience: audience is None or audience(older)
+    ):
         return None
     return ItemView(
         Resolved(older, resolved.requested_locale, resolved.served_locale, resolved.is_fallback)
@@ -215,6 +230,11 @@ async def content(
 async def help_items(
     context: Context, help_context: str, locale: str | None, first: int | None
 ) -> list[ItemView]:
+    if len(help_context) > MAX_CONTEXT_LENGTH or help_context.count(".") >= MAX_CONTEXT_SEGMENTS:
+        raise BadInput(
+            f"context keys are at most {MAX_CONTEXT_LENGTH} characters and "
+            f"{MAX_CONTEXT_SEGMENTS} dot-separated parts"
+        )
     found = await visible_to(
         context,
         locale,

@@ -35,7 +35,10 @@ def valid_claims(**overrides: object) -> dict[str, object]:
         ({"Authorization": "Token abc"}, "expected 'Bearer <token>'"),
         ({"Authorization": "Bearer not-a-jwt"}, "invalid token"),
         ({"Authorization": "Bearer " + signed(valid_claims(), "another-secret-" * 3)}, "signature"),
-        ({"Authorization": "Bearer " + signed(valid_claims(exp=int(time.time()) - 5))}, "expired"),
+        (
+            {"Authorization": "Bearer " + signed(valid_claims(exp=int(time.time()) - 120))},
+            "expired",
+        ),
         ({"Authorization": "Bearer " + signed(valid_claims(), algorithm="HS512")}, "algorithm"),
         ({"Authorization": "Bearer " + signed({"sub": "ann", "org": "acme"})}, "'exp' claim"),
         ({"Authorization": "Bearer " + signed(valid_claims(org=None))}, "'org'"),

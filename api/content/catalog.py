@@ -47,6 +47,7 @@ class Catalog:
         self.fallbacks = {k.lower(): tuple(v) for k, v in (fallbacks or {}).items()}
         self._items = {item.key: item for item in items}
         self._ids = sorted({item_id for item_id, _ in self._items})
+        self._locale_set = {locale for _, locale in self._items}
         self._served: dict[tuple[str, ...], list[Resolved]] = {}
         self._analyses: dict[tuple[str, str], Analysis] = {}
         self._indexes: dict[tuple[str, ...], Index] = {}
@@ -149,10 +150,11 @@ class Catalog:
     ) -> list[Hit]:
         """Ranked hits among the items served in `locale` (with its fallbacks)."""
         chain = self.chain(locale)
-        index = self._indexes.get(chain)  # one per locale chain, built on first use
+        known = self._known(chain)
+        index = self._indexes.get(known)  # one per chain of known locales, built on first use
         if index is None:
             items = [r.item for r in self._served_for(chain)]
-            index = self._indexes[chain] = Index(items, [self._analysis(i) for i in items])
+            index = self._indexes[known] = Index(items, [self._analysis(i) for i in items])
         return index.search(query, chain[0], first, where)
 
     def warm(self, locales: Iterable[str] | None = None) -> None:
@@ -160,18 +162,26 @@ class Catalog:
         for locale in locales if locales is not None else self.locales:
             self.search("", locale=locale)
 
+    def _known(self, chain: tuple[str, ...]) -> tuple[str, ...]:
+        """The chain without locales no item has: cache keys stay bounded by the content,
+        whatever locales requests make up."""
+        return tuple(locale for locale in chain if locale in self._locale_set)
+
     def _served_for(self, chain: tuple[str, ...]) -> list[Resolved]:
-        served = self._served.get(chain)
+        known = self._known(chain)
+        served = self._served.get(known)
         if served is None:
             served = []
             for item_id in self._ids:
-                for candidate in chain:
+                for candidate in known:
                     item = self._items.get((item_id, candidate))
                     if item is not None:
-                        served.append(Resolved(item, chain[0], candidate, candidate != chain[0]))
+                        served.append(Resolved(item, known[0], candidate, candidate != known[0]))
                         break
-            self._served[chain] = served
-        return served
+            self._served[known] = served
+        if known[:1] == chain[:1]:
+            return served
+        return [Resolved(r.item, chain[0], r.served_locale, True) for r in served]
 
     def _analysis(self, item: Item) -> Analysis:
         found = self._analyses.get(item.key)

@@ -12,11 +12,11 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-import asyncpg
 from tortoise.context import TortoiseContext
 
 from api.content.store import RELEASE_CHANNEL, LiveRelease, latest_release_number, load_release
 from api.db import is_connection_failure, using
+from api.db.listen import Listener
 
 logger = logging.getLogger("heed.content")
 
@@ -27,7 +27,7 @@ class ReleaseFollower:
     def __init__(
         self,
         database: TortoiseContext,
-        database_url: str,
+        listener: Listener | None,
         on_release: Callable[[LiveRelease], None],
         *,
         default_locale: str,
@@ -35,7 +35,7 @@ class ReleaseFollower:
         poll_seconds: float,
     ) -> None:
         self._database = database
-        self._database_url = database_url
+        self._listener = listener
         self._on_release = on_release
         self._default_locale = default_locale
         self._fallback = fallback
@@ -43,19 +43,12 @@ class ReleaseFollower:
         self._current: int | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
-        self._listener: asyncpg.Connection | None = None
         self._pending: set[asyncio.Task[None]] = set()
-
-    @property
-    def is_postgres(self) -> bool:
-        return self._database_url.startswith("asyncpg://")
+        if listener is not None:
+            listener.listen(RELEASE_CHANNEL, self._notified, on_reconnect=self._refresh_logged)
 
     async def start(self) -> None:
         await self.refresh()
-        if self.is_postgres:
-            dsn = "postgresql://" + self._database_url.removeprefix("asyncpg://")
-            self._listener = await asyncpg.connect(dsn)
-            await self._listener.add_listener(RELEASE_CHANNEL, self._notified)
         self._task = asyncio.create_task(self._poll_forever(), name="heed-release-poll")
 
     async def stop(self) -> None:
@@ -63,8 +56,6 @@ class ReleaseFollower:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._listener is not None:
-            await self._listener.close()
 
     async def refresh(self) -> bool:
         """Load the latest release if it is newer than the one served; True if swapped."""
@@ -84,13 +75,13 @@ class ReleaseFollower:
             logger.info("serving release %s (%s items)", release.number, len(release.catalog))
             return True
 
-    def _notified(self, *_: object) -> None:
+    def _notified(self, _payload: str) -> None:
         task = asyncio.get_running_loop().create_task(self._refresh_logged())
         self._pending.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._pending.discard)
 
     async def _poll_forever(self) -> None:
-        interval = POSTGRES_POLL_SECONDS if self.is_postgres else self._poll_seconds
+        interval = POSTGRES_POLL_SECONDS if self._listener is not None else self._poll_seconds
         while True:
             await asyncio.sleep(interval)
             await self._refresh_logged()

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import snowballstemmer
 
@@ -60,13 +60,16 @@ def _stemmer(name: str) -> snowballstemmer.Stemmer:
     return snowballstemmer.stemmer(name)
 
 
-@cache
+@lru_cache(maxsize=200_000)  # bounded: queries bring words the content never had
 def stem(word: str, lang: str | None) -> str:
     return _stemmer(lang).stemWord(word) if lang else word
 
 
+MAX_WORD = 40  # longer "words" are noise (or an attack on the stem cache)
+
+
 def words(text: str) -> list[str]:
-    return [w.replace(_YO, _YE) for w in _WORD.findall(text.lower())]
+    return [w[:MAX_WORD].replace(_YO, _YE) for w in _WORD.findall(text.lower())]
 
 
 def item_text(item: Item) -> str:

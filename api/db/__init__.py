@@ -55,6 +55,10 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     }
 
 
+def is_postgres(database_url: str) -> bool:
+    return database_url.startswith("asyncpg://")
+
+
 def _ensure_sqlite_folder(database_url: str) -> None:
     if database_url.startswith("sqlite://") and ":memory:" not in database_url:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)

@@ -8,14 +8,14 @@ runs in one process, so the hub fans out directly after commit.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import asyncpg
 import orjson
+
+from api.db.listen import Listener
 
 logger = logging.getLogger("heed.progress")
 
@@ -24,25 +24,11 @@ QUEUE_SIZE = 256
 
 
 class ProgressHub:
-    def __init__(self, database_url: str) -> None:
-        self._database_url = database_url
+    def __init__(self, listener: Listener | None) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
-        self._listener: asyncpg.Connection | None = None
-
-    @property
-    def uses_notify(self) -> bool:
-        return self._database_url.startswith("asyncpg://")
-
-    async def start(self) -> None:
-        if self.uses_notify:
-            dsn = "postgresql://" + self._database_url.removeprefix("asyncpg://")
-            self._listener = await asyncpg.connect(dsn)
-            await self._listener.add_listener(PROGRESS_CHANNEL, self._heard)
-
-    async def stop(self) -> None:
-        if self._listener is not None:
-            with contextlib.suppress(Exception):
-                await self._listener.close()
+        self.uses_notify = listener is not None
+        if listener is not None:
+            listener.listen(PROGRESS_CHANNEL, self._heard)
 
     async def announce(self, event: Mapping[str, Any], connection: Any) -> None:
         """Within the writing transaction on Postgres; call `deliver` after commit otherwise."""
@@ -55,7 +41,7 @@ class ProgressHub:
         if not self.uses_notify:
             self._fan_out(dict(event))
 
-    def _heard(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+    def _heard(self, payload: str) -> None:
         self._fan_out(orjson.loads(payload))
 
     def _fan_out(self, event: dict[str, Any]) -> None:

@@ -1,0 +1,125 @@
+"""Ratios, the issue's targets checked against the figures, and the JSON and markdown outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ORDER = ("typename", "home", "help", "search", "content_item", "complete_step")
+MIN_RATIO = {"home": 0.15, "help": 0.5, "content_item": 0.5, "search": 0.3, "complete_step": 0.1}
+
+
+def add_ratios(scenarios: dict[str, dict[str, Any]]) -> None:
+    """Each scenario's throughput as a fraction of `{ __typename }` in the same run."""
+    ceiling = scenarios["typename"]["rps"]
+    for figures in scenarios.values():
+        figures["ratio"] = round(figures["rps"] / ceiling, 3) if ceiling else 0.0
+
+
+def _target(name: str, wanted: str, measured: Any, met: bool) -> dict[str, Any]:
+    return {"target": name, "wanted": wanted, "measured": measured, "met": bool(met)}
+
+
+def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets, each with the measured value and whether it holds."""
+    out = []
+    for size, dataset in result["datasets"].items():
+        s = dataset["scenarios"]
+        for name, minimum in MIN_RATIO.items():
+            if name in s:
+                out.append(
+                    _target(
+                        f"{size} {name} ratio",
+                        f">= {minimum}",
+                        s[name]["ratio"],
+                        s[name]["ratio"] >= minimum,
+                    )
+                )
+        if "home" in s:
+            home = s["home"]
+            out.append(
+                _target(f"{size} home p99", "<= 50 ms", home["p99_ms"], home["p99_ms"] <= 50)
+            )
+            sql = home.get("sql_per_request")
+            out.append(_target(f"{size} home SQL", "<= 3", sql, sql is not None and sql <= 3))
+        for name in ("help", "content_item"):
+            sql = s.get(name, {}).get("sql_per_request")
+            if name in s:
+                out.append(_target(f"{size} {name} SQL", "0", sql, sql == 0))
+    datasets = result["datasets"]
+    if "small" in datasets and "large" in datasets:
+        small = datasets["small"]["scenarios"]["home"]
+        large = datasets["large"]["scenarios"]["home"]
+        for key in ("p50_ms", "p99_ms"):
+            growth = round(large[key] / small[key] - 1, 3) if small[key] else None
+            out.append(
+                _target(
+                    f"large vs small home {key[:3]}",
+                    "<= +10%",
+                    growth,
+                    growth is not None and growth <= 0.10,
+                )
+            )
+    build = result.get("content_build")
+    if build:
+        out.append(
+            _target("content check + cold build", "< 6 s", build["cold_s"], build["cold_s"] < 6)
+        )
+        out.append(
+            _target("one-edit rebuild", "< 0.5 s", build["one_edit_s"], build["one_edit_s"] < 0.5)
+        )
+    if result.get("rss_mb") is not None:
+        out.append(_target("worker RSS", "< 250 MB", result["rss_mb"], result["rss_mb"] < 250))
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    machine = result.get("machine", {})
+    lines = [
+        f"Heed bench, {result.get('date', '')} (commit {result.get('git_commit', '?')}), "
+        f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+        f"{machine.get('memory_gb', '?')} GB; one uvicorn worker, {machine.get('postgres', '')}; "
+        f"wrk {result.get('load', {}).get('connections', '?')} connections, "
+        f"{result.get('load', {}).get('seconds', '?')} s per scenario.",
+        "",
+        "| dataset | scenario | req/s | p50 ms | p99 ms | SQL/req | ratio to typename |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for size, dataset in result["datasets"].items():
+        for name in ORDER:
+            f = dataset["scenarios"].get(name)
+            if f:
+                lines.append(
+                    f"| {size} ({dataset['orgs']:,} orgs) | {name} | {f['rps']:,.0f} | "
+                    f"{f['p50_ms']:.1f} | {f['p99_ms']:.1f} | {f.get('sql_per_request', '-')} | "
+                    f"{f['ratio']:.2f} |"
+                )
+    build = result.get("content_build", {})
+    lines += [
+        "",
+        f"Content ({build.get('items', '?')} items of ~{build.get('bytes_per_item', '?')} B): "
+        f"check + cold build {build.get('cold_s', '?')} s, one-edit rebuild "
+        f"{build.get('one_edit_s', '?')} s. Release swap {result.get('release_swap_s', '?')} s "
+        f"(commit to /readyz). Worker RSS {result.get('rss_mb', '?')} MB.",
+    ]
+    missed = [t for t in result.get("targets", []) if not t["met"]]
+    if missed:
+        lines += [
+            "",
+            "Targets missed: "
+            + "; ".join(f"{t['target']} {t['measured']} (wanted {t['wanted']})" for t in missed)
+            + ".",
+        ]
+    else:
+        lines += ["", "All targets met."]
+    return "\n".join(lines) + "\n"
+
+
+def write(result: dict[str, Any], directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    md_path.write_text(markdown(result), encoding="utf-8")
+    return json_path, md_path

@@ -1,0 +1,89 @@
+"""SQL statements per request, counted in-process from Tortoise's debug log.
+
+Postgres cannot attribute statements to requests without pg_stat_statements, so each scenario
+runs N times through the real ASGI app (same settings, same database) and the statements
+logged on `tortoise.db_client` are divided by N. Members are seen once first, as on a warm
+worker; the count includes authentication.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import orjson
+
+from api.app import create_app
+from api.settings import Settings
+from bench.scenarios import Scenario, problems
+
+HEADERS = {"Content-Type": "application/json", "Accept": "application/graphql-response+json"}
+
+
+class Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.getMessage().startswith(("Created connection", "Closed connection")):
+            self.count += 1
+
+
+@contextmanager
+def counting() -> Iterator[Counter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter, level = Counter(), logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+
+
+async def post(client: httpx.AsyncClient, token: str, body: bytes) -> dict[str, Any]:
+    headers = {**HEADERS, "Authorization": f"Bearer {token}"}
+    response = await client.post("/graphql", content=body, headers=headers)
+    if response.status_code != 200:
+        raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+    return dict(orjson.loads(response.content))
+
+
+async def sql_per_request(
+    env: dict[str, str],
+    scenarios: list[Scenario],
+    read_tokens: list[str],
+    write_tokens: list[str],
+    steps: tuple[str, ...],
+    key_prefix: str,
+) -> dict[str, float]:
+    """Statements per request for each scenario, over len(read_tokens) requests each."""
+    app = create_app(Settings.from_env(env))
+    out: dict[str, float] = {}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            typename = b'{"query": "{ __typename }"}'
+            for token in read_tokens + write_tokens:
+                await post(client, token, typename)  # first sight: the member is remembered
+            for scenario in scenarios:
+                tokens = write_tokens if scenario.writes else read_tokens
+                for n, token in enumerate(tokens[:2]):  # parse/validation caches warm
+                    body = scenario.body(f"{key_prefix}-warm-{n}", steps[0])
+                    wrong = problems(scenario.name, await post(client, token, body))
+                    if wrong and not scenario.writes:
+                        raise RuntimeError("; ".join(wrong))
+                measured = tokens[2:] if scenario.writes else tokens
+                with counting() as counter:
+                    for n, token in enumerate(measured):
+                        body = scenario.body(f"{key_prefix}-{n}", steps[0])
+                        wrong = problems(scenario.name, await post(client, token, body))
+                        if wrong:
+                            raise RuntimeError("; ".join(wrong))
+                out[scenario.name] = round(counter.count / len(measured), 2)
+    return out

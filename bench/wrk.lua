@@ -1,0 +1,64 @@
+-- Heed bench: POST one scenario's body with tokens spread over many members.
+-- Environment: BENCH_TOKENS (file, one token a line), BENCH_BODY (file; __KEY__ and __STEP__
+-- are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX.
+-- Each thread walks its own stride of the token list, so threads never share a member at once;
+-- for keyed bodies, each pass over the list moves on to the next step.
+
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("tid", #threads)
+  table.insert(threads, thread)
+end
+
+local function lines(path)
+  local out = {}
+  for line in io.lines(path) do
+    if #line > 0 then table.insert(out, line) end
+  end
+  return out
+end
+
+function init(args)
+  tokens = lines(os.getenv("BENCH_TOKENS"))
+  local f = assert(io.open(os.getenv("BENCH_BODY"), "r"))
+  body = f:read("*a")
+  f:close()
+  keyed = body:find("__KEY__", 1, true) ~= nil
+  steps = {}
+  for s in string.gmatch(os.getenv("BENCH_STEPS") or "", "[^,]+") do table.insert(steps, s) end
+  prefix = (os.getenv("BENCH_KEY_PREFIX") or "k") .. "-" .. tid .. "-"
+  nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Accept"] = "application/graphql-response+json"
+  prepared = {}
+  if not keyed then
+    for i, token in ipairs(tokens) do
+      headers["Authorization"] = "Bearer " .. token
+      prepared[i] = wrk.format("POST", "/graphql", headers, body)
+    end
+  end
+end
+
+function request()
+  local position = tid + counter * nthreads
+  counter = counter + 1
+  local index = position % #tokens + 1
+  if not keyed then return prepared[index] end
+  local step = steps[math.floor(position / #tokens) % math.max(#steps, 1) + 1] or ""
+  local text = body:gsub("__KEY__", prefix .. counter):gsub("__STEP__", step)
+  headers["Authorization"] = "Bearer " .. tokens[index]
+  return wrk.format("POST", "/graphql", headers, text)
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, '
+      .. '"max_us": %d, "errors_connect": %d, "errors_read": %d, "errors_write": %d, '
+      .. '"errors_status": %d, "errors_timeout": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+end
