@@ -89,13 +89,7 @@ async def graphql_endpoint(request: Request) -> Response:
         return _error_response(400, exc.as_http_error_reason(), media_type, request_id)
     except DatabaseUnavailable as exc:
         logger.error("request %s: %s", request_id, exc)
-        return _error_response(
-            503,
-            "the database is unavailable, try again shortly",
-            media_type,
-            request_id,
-            code="SERVICE_UNAVAILABLE",
-        )
+        return _unavailable(media_type, request_id)
     return _result_response(result, media_type, request_id, runtime.settings.is_production)
 
 
@@ -205,14 +199,7 @@ def _result_response(
     errors = result.errors or []
     if any(is_connection_failure(e.original_error) for e in errors if e.original_error):
         logger.error("request %s: the database is unavailable", request_id)
-        return _error_response(
-            503,
-            "the database is unavailable, try again shortly",
-            media_type,
-            request_id,
-            code="SERVICE_UNAVAILABLE",
-            headers={"Retry-After": "5"},
-        )
+        return _unavailable(media_type, request_id)
     body: dict[str, Any] = {}
     if errors:
         body["errors"] = [_format_error(error, request_id, production) for error in errors]
@@ -227,6 +214,17 @@ def _result_response(
         status = 200
     return Response(
         orjson.dumps(body), status, media_type=media_type, headers={"x-request-id": request_id}
+    )
+
+
+def _unavailable(media_type: str, request_id: str) -> Response:
+    return _error_response(
+        503,
+        "the database is unavailable, try again shortly",
+        media_type,
+        request_id,
+        code="SERVICE_UNAVAILABLE",
+        headers={"Retry-After": "5"},
     )
 
 

@@ -18,7 +18,7 @@ from graphql import GraphQLError
 from tortoise.transactions import in_transaction
 
 from api.context import Context
-from api.db.models import HelpRequest, Member, Organization, StepState
+from api.db.models import HelpRequest, Member, Organization
 from api.progress.engine import ErrorCode, StepStatus, evaluate_flow
 from api.progress.engine import Member as EngineMember
 from api.progress.store import (
@@ -26,6 +26,7 @@ from api.progress.store import (
     assign_step,
     flow_definition,
     idempotent_outcome,
+    load_state_rows,
     organization_owner,
     record_event,
     remember_outcome,
@@ -149,16 +150,7 @@ async def team_progress(
     ref = context.member_ref
     assert ref is not None
     members = await context.loaders.members()
-    rows = await StepState.filter(organization_id=ref.organization_pk).values_list(
-        "member_key",
-        "flow_id",
-        "step_id",
-        "state",
-        "by_member_id",
-        "flow_revision",
-        "at",
-        "assignee_id",
-    )
+    rows = await load_state_rows(ref.organization_pk)
     owner_pk = await organization_owner(ref.organization_pk)
     engine_members = [m.engine() for m in members]
     per_member: list[TeamMemberObject] = []

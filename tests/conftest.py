@@ -133,15 +133,39 @@ def fresh_database_url(
         run_aside(_migrate(url, publish_demo=False))
         yield url
         return
-    admin_url = postgres_admin_url()
-    name = f"heed_fresh_{uuid.uuid4().hex[:10]}"
-    run_aside(admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
-    url = "asyncpg://" + admin_url.split("://", 1)[1].rpartition("/")[0] + f"/{name}"
-    try:
+    with throwaway_postgres() as url:
         run_aside(_migrate(url, publish_demo=False))
         yield url
+
+
+@contextlib.contextmanager
+def throwaway_postgres() -> Iterator[str]:
+    """A new, empty Postgres database (Tortoise URL), dropped on exit even if in use."""
+    admin_url = postgres_admin_url()
+    name = f"heed_tmp_{uuid.uuid4().hex[:10]}"
+    run_aside(admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield "asyncpg://" + admin_url.split("://", 1)[1].rpartition("/")[0] + f"/{name}"
     finally:
         run_aside(admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def drop_database(url: str) -> None:
+    """Make a database vanish under whoever uses it: the outage tests' fault."""
+    name = url.rpartition("/")[2]
+    run_aside(admin_execute(postgres_admin_url(), f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def serve_env(database_url: str, data_dir: Path, **variables: str) -> dict[str, str]:
+    """The environment for a `heed serve` subprocess: only what it is given."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": database_url,
+        "HEED_JWT_SECRET": TEST_SECRET,
+        "HEED_DATA_DIR": str(data_dir),
+        "HEED_RELEASE_POLL_SECONDS": "1",
+        **variables,
+    }
 
 
 @pytest.fixture(scope="session")

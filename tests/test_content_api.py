@@ -20,11 +20,11 @@ from api.settings import Settings
 from tests.conftest import (
     ROOT,
     TEST_ADMIN_KEY,
-    TEST_SECRET,
     SQLCounter,
     auth,
     graphql,
     running_app,
+    serve_env,
     token,
     unique,
 )
@@ -308,14 +308,7 @@ def executable_parts(html: str) -> list[str]:
 @pytest.fixture
 def two_workers(fresh_database_url: str, tmp_path: Path) -> Iterator[tuple[list[str], dict]]:
     """Two `heed serve` processes on one database, as production runs them."""
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": fresh_database_url,
-        "HEED_ENV": "production",
-        "HEED_JWT_SECRET": TEST_SECRET,
-        "HEED_DATA_DIR": str(tmp_path / "data"),
-        "HEED_RELEASE_POLL_SECONDS": "1",
-    }
+    env = serve_env(fresh_database_url, tmp_path / "data", HEED_ENV="production")
     ports = [free_port(), free_port()]
     processes = [
         subprocess.Popen(  # noqa: S603 (our own CLI)
@@ -442,14 +435,7 @@ def test_serve_watch_republishes_on_edit(fresh_database_url: str, tmp_path: Path
     """A writer edits a file; the running server serves the edit on the next request."""
     root = copy_pack(tmp_path)
     port = free_port()
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "DATABASE_URL": fresh_database_url,
-        "HEED_JWT_SECRET": TEST_SECRET,
-        "HEED_DATA_DIR": str(tmp_path / "data"),
-        "HEED_CONTENT_DIR": str(root),
-        "HEED_RELEASE_POLL_SECONDS": "1",
-    }
+    env = serve_env(fresh_database_url, tmp_path / "data", HEED_CONTENT_DIR=str(root))
     process = subprocess.Popen(  # noqa: S603 (our own CLI)
         [*HEED, "serve", "--watch", "--port", str(port)],
         cwd=ROOT,

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import replace
 
 import httpx
 import pytest
 
-from api.db import open_database
 from api.settings import Limits, Settings
-from tests.conftest import admin_execute, auth, postgres_admin_url, running_app, unique
+from tests.conftest import auth, drop_database, running_app, unique
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 QUERY = "{ viewer { member { id } } }"
@@ -257,19 +255,15 @@ async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
     assert ready.json()["checks"]["database"] is True
 
 
-async def test_database_gone_gives_503_and_not_ready(settings: Settings) -> None:
+async def test_database_gone_gives_503_and_not_ready(
+    settings: Settings, fresh_database_url: str
+) -> None:
     """Postgres dropped under a running app: a member not seen before needs it, and is told so."""
-    if not settings.database_url.startswith("asyncpg"):
+    if not fresh_database_url.startswith("asyncpg"):
         pytest.skip("an embedded SQLite file cannot go away under a running app")
-    admin_url = postgres_admin_url()
-    name = f"heed_gone_{uuid.uuid4().hex[:8]}"
-    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    url = "asyncpg://" + admin_url.split("://", 1)[1].rpartition("/")[0] + f"/{name}"
-    database = await open_database(url, migrate=True)
-    await database.close_connections()
-    async with running_app(replace(settings, database_url=url)) as (_, client):
+    async with running_app(replace(settings, database_url=fresh_database_url)) as (_, client):
         assert (await client.get("/readyz")).json()["checks"]["database"] is True
-        await admin_execute(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+        drop_database(fresh_database_url)
         response = await client.post(
             "/graphql", json={"query": QUERY}, headers=auth(unique("acme"), unique("ann"))
         )

@@ -19,6 +19,7 @@ from tests.conftest import (
     TEST_SECRET,
     admin_execute,
     auth,
+    drop_database,
     graphql,
     postgres_admin_url,
     running_app,
@@ -124,19 +125,13 @@ async def test_small_clock_skew_is_tolerated(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
 
 
-async def test_database_gone_mid_query_is_503(settings: Settings) -> None:
-    if not settings.database_url.startswith("asyncpg"):
+async def test_database_gone_mid_query_is_503(settings: Settings, fresh_database_url: str) -> None:
+    if not fresh_database_url.startswith("asyncpg"):
         pytest.skip("an embedded SQLite file cannot go away under a running app")
-    admin_url = postgres_admin_url()
-    name = f"heed_gone_{uuid.uuid4().hex[:8]}"
-    await admin_execute(admin_url, f'CREATE DATABASE "{name}"')
-    url = "asyncpg://" + admin_url.split("://", 1)[1].rpartition("/")[0] + f"/{name}"
-    database = await open_database(url, migrate=True)
-    await database.close_connections()
     headers = auth(unique("acme"), unique("ann"))
-    async with running_app(replace(settings, database_url=url)) as (_, client):
+    async with running_app(replace(settings, database_url=fresh_database_url)) as (_, client):
         await graphql(client, "{ viewer { roles } }", headers)  # seen: no SQL needed to auth
-        await admin_execute(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
+        drop_database(fresh_database_url)
         response = await client.post(
             "/graphql", json={"query": "{ flows { id } }"}, headers=headers
         )

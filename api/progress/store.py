@@ -80,23 +80,34 @@ class ViewerState:
         return self.records.get((flow.id, flow_record_key(flow, member_key)))
 
 
+STATE_COLUMNS = (
+    "member_key",
+    "flow_id",
+    "step_id",
+    "state",
+    "by_member_id",
+    "flow_revision",
+    "at",
+    "assignee_id",
+)
+
+
+async def load_state_rows(
+    organization_pk: int, member_key: str | None = None, connection: Any = None
+) -> list[tuple[Any, ...]]:
+    """The organization's rows for one viewer (their own and the organization's), or all."""
+    query = StepState.filter(organization_id=organization_pk)
+    if member_key is not None:
+        query = query.filter(member_key__in=(ORG_KEY, member_key))
+    if connection is not None:
+        query = query.using_db(connection)
+    return await query.values_list(*STATE_COLUMNS)  # type: ignore[return-value]
+
+
 async def load_viewer_state(
     organization_pk: int, member_key: str, connection: Any = None
 ) -> ViewerState:
-    query = StepState.filter(organization_id=organization_pk, member_key__in=(ORG_KEY, member_key))
-    if connection is not None:
-        query = query.using_db(connection)
-    rows = await query.values_list(
-        "member_key",
-        "flow_id",
-        "step_id",
-        "state",
-        "by_member_id",
-        "flow_revision",
-        "at",
-        "assignee_id",
-    )
-    return viewer_state(rows)
+    return viewer_state(await load_state_rows(organization_pk, member_key, connection))
 
 
 def viewer_state(rows: Iterable[tuple[Any, ...]]) -> ViewerState:

@@ -1,0 +1,98 @@
+"""The benchmark harness's own pieces on a tiny dataset: seeding SQL, tokens, the report.
+
+The benchmark itself is `make bench`; these only prove that its seeded members are the ones
+the server would have stored (same claims hash: no member write on first sight) and that
+seeded progress reads back as the checklist shows it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from api.content.pipeline import build
+from api.content.store import publish
+from api.db import open_database, using
+from api.settings import Settings
+from bench import people, report
+from bench.scenarios import HOME
+from bench.seed import flow_plans, seed
+from tests.conftest import ROOT, SQLCounter, graphql, running_app
+
+SECRET = "bench-smoke-secret-" + "z" * 32
+
+
+def test_report_computes_ratios_targets_and_table() -> None:
+    scenarios = {
+        name: {"rps": rps, "p50_ms": 2.0, "p99_ms": 9.0, "sql_per_request": sql}
+        for name, rps, sql in [
+            ("typename", 1000.0, 0),
+            ("home", 200.0, 3),
+            ("help", 600.0, 0),
+            ("search", 300.0, 0),
+            ("content_item", 400.0, 1),
+            ("complete_step", 120.0, 9),
+        ]
+    }
+    report.add_ratios(scenarios)
+    result = {
+        "datasets": {"small": {"orgs": 10, "scenarios": scenarios}},
+        "content_build": {"items": 10, "cold_s": 1.0, "one_edit_s": 0.1},
+        "rss_mb": 100.0,
+    }
+    result["targets"] = report.targets(result)
+    missed = {t["target"] for t in result["targets"] if not t["met"]}
+    assert scenarios["home"]["ratio"] == 0.2
+    assert missed == {"small content_item ratio", "small content_item SQL"}
+    table = report.markdown(result)
+    assert "| small (10 orgs) | home | 200 | 2.0 | 9.0 | 3 | 0.20 |" in table
+
+
+async def test_seeded_members_match_their_tokens(
+    fresh_database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    if fresh_database_url.startswith("sqlite"):
+        pytest.skip("the bench seeds Postgres with COPY")
+    database = await open_database(fresh_database_url, migrate=False)
+    try:
+        with using(database):
+            await publish(ROOT / "content")
+    finally:
+        await database.close_connections()
+    plans = flow_plans(build(ROOT / "content").items.values())
+    connection = await asyncpg.connect("postgresql://" + fresh_database_url.split("://", 1)[1])
+    try:
+        first = await seed(connection, 0, 3, plans)
+        second = await seed(connection, 3, 2, plans)
+        assert (first["organizations"], first["members"]) == (3, 30)
+        assert await connection.fetchval("SELECT count(*) FROM member") == 50
+        assert await connection.fetchval("SELECT count(DISTINCT state) FROM step_state") >= 4
+    finally:
+        await connection.close()
+    assert second["step_states"] > 0
+
+    app_settings = replace(settings, database_url=fresh_database_url, jwt_secret=SECRET)
+    headers = {"Authorization": f"Bearer {people.token(SECRET, 1, 0)}"}
+    counter = SQLCounter()
+    logger = logging.getLogger("tortoise.db_client")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        async with running_app(app_settings) as (_, client):
+            body = await graphql(client, HOME, headers)
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(level)
+    assert "errors" not in body, body
+    member_writes = [
+        s for s in counter.statements if 'INTO "member"' in s or 'UPDATE "member"' in s
+    ]
+    assert member_writes == []
+    flows = {flow["id"]: flow for flow in body["data"]["flows"]}
+    org_flow = next(plan for plan in plans if plan.org_flow)
+    assert flows[org_flow.id]["progress"]["done"] == (1 * 7) % (len(org_flow.steps) + 1)
