@@ -487,10 +487,11 @@ async def track(
             [],
             [user_error("INVALID_INPUT", "event must be 1 to 200 characters", ("input", "event"))],
         )
-    if idempotency_key and await idempotent_outcome(
+    replay = await idempotent_outcome(
         ref.organization_pk, context.member.member_id, idempotency_key, "track"
-    ):
-        return TrackPayloadObject([], [])
+    )
+    if replay is not None:
+        return TrackPayloadObject(await _steps_now(context, replay.get("completed", [])), [])
     state = await load_viewer_state(ref.organization_pk, context.member.member_id)
     flows_by_id = {item.id: item for item in visible_flows(context, state, None)}
     targets = steps_completed_by_event(
@@ -532,19 +533,22 @@ async def track(
         )
     for notice in events:
         context.progress_hub.deliver_local(notice)
+    return TrackPayloadObject(await _steps_now(context, completed), [])
+
+
+async def _steps_now(context: Context, keys: Sequence[Sequence[str]]) -> list[StepObject]:
+    """The given (flow id, step id) steps as they stand now, read fresh."""
+    if not keys:
+        return []
     context.loaders = context.fresh_loaders()
     current = {f.id: f for f in await flows(context, None, None)}
-    steps = (
-        [
-            step
-            for flow_id, step_id in completed
-            for step in current[flow_id].steps
-            if step.id == step_id
-        ]
-        if completed
-        else []
-    )
-    return TrackPayloadObject(steps, [])
+    return [
+        step
+        for flow_id, step_id in keys
+        if flow_id in current
+        for step in current[flow_id].steps
+        if step.id == step_id
+    ]
 
 
 @dataclass(frozen=True)

@@ -286,6 +286,17 @@ async def test_retried_mutations_record_nothing_twice(client: httpx.AsyncClient)
     ), "a duplicate open request is not created"
     assert await HelpRequest.filter(organization__external_id=team.org).count() == 1
 
+    track = (
+        'mutation { track(input: {event: "directory.connected", idempotencyKey: "k-3"})'
+        " { completedSteps { id status } } }"
+    )
+    tracked = await graphql(client, track, ann)
+    assert tracked == await graphql(client, track, ann)
+    assert tracked["data"]["track"]["completedSteps"] == [
+        {"id": "connect-directory", "status": "DONE"}
+    ]
+    assert await Event.filter(organization__external_id=team.org, kind="app").count() == 1
+
 
 async def test_emailed_invite_reaches_the_member_who_signs_in_with_it(
     client: httpx.AsyncClient,
