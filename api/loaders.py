@@ -11,7 +11,13 @@ from tortoise.expressions import Q
 
 from api.db.models import HelpRequest
 from api.members import MemberRef
-from api.progress.store import MemberRow, ViewerState, load_members, load_viewer_state
+from api.progress.store import (
+    MemberRow,
+    ViewerState,
+    load_members,
+    load_viewer_state,
+    organization_owner,
+)
 
 T = TypeVar("T")
 
@@ -24,7 +30,8 @@ class Loaders:
         self._results: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def _once(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
+    async def once(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
+        """Run `load` the first time `name` is asked for in this request; reuse after."""
         if name not in self._results:
             async with self._locks.setdefault(name, asyncio.Lock()):
                 if name not in self._results:
@@ -32,13 +39,16 @@ class Loaders:
         return self._results[name]  # type: ignore[no-any-return]
 
     async def viewer_state(self) -> ViewerState:
-        return await self._once(
+        return await self.once(
             "state",
             lambda: load_viewer_state(self.member_ref.organization_pk, self.member_key),
         )
 
     async def members(self) -> list[MemberRow]:
-        return await self._once("members", lambda: load_members(self.member_ref.organization_pk))
+        return await self.once("members", lambda: load_members(self.member_ref.organization_pk))
+
+    async def owner_pk(self) -> int | None:
+        return await self.once("owner", lambda: organization_owner(self.member_ref.organization_pk))
 
     async def members_by_pk(self) -> dict[int, MemberRow]:
         return {member.pk: member for member in await self.members()}
@@ -54,4 +64,4 @@ class Loaders:
                 addressed, organization_id=self.member_ref.organization_pk, status="open"
             ).order_by("created_at")
 
-        return await self._once("help_to_viewer", load)
+        return await self.once("help_to_viewer", load)

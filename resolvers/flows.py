@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -38,8 +39,10 @@ from api.progress.store import (
     clear_step_state,
     flow_definition,
     flow_record_key,
+    forget_flow_completion,
     idempotent_outcome,
     load_viewer_state,
+    lock_organization,
     mark_flow_completed,
     record_event,
     remember_outcome,
@@ -281,62 +284,100 @@ ACTIONS = {
 }
 
 
+MAX_KEY = 128
+
+
+def invalid_text(**values: str | None) -> UserErrorObject | None:
+    """Strings Heed cannot store (Postgres refuses NUL) or keys over their column's size."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        if "\x00" in value:
+            return user_error("INVALID_INPUT", f"{name} contains a NUL character", ("input", name))
+        if name == "idempotencyKey" and len(value) > MAX_KEY:
+            return user_error(
+                "INVALID_INPUT", f"idempotencyKey is longer than {MAX_KEY}", ("input", name)
+            )
+    return None
+
+
+async def replayed(
+    context: Context, operation: str, idempotency_key: str | None, target: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The stored outcome of this key, or a conflict error if it was used for something else."""
+    ref = context.member_ref
+    assert ref is not None
+    outcome = await idempotent_outcome(
+        ref.organization_pk, context.member.member_id, idempotency_key, operation
+    )
+    if outcome is None:
+        return None
+    if "conflict" in outcome or outcome.get("target", target) != target:
+        used = outcome.get("conflict", operation)
+        return {
+            "errors": [
+                {
+                    "code": "IDEMPOTENCY_CONFLICT",
+                    "message": f"this idempotency key was already used for another {used}",
+                    "field": ["input", "idempotencyKey"],
+                }
+            ]
+        }
+    return outcome
+
+
 async def change_step(
     context: Context, name: str, flow_id: str, step_id: str, idempotency_key: str | None
 ) -> StepPayloadObject:
-    member = context.member
-    ref = context.member_ref
-    assert ref is not None
-    replay = await idempotent_outcome(ref.organization_pk, member.member_id, idempotency_key, name)
+    bad = invalid_text(flowId=flow_id, stepId=step_id, idempotencyKey=idempotency_key)
+    if bad is not None:
+        return StepPayloadObject(None, None, [bad])
+    target = {"flowId": flow_id, "stepId": step_id}
+    replay = await replayed(context, name, idempotency_key, target)
     if replay is not None:
-        if "conflict" in replay:
-            return await step_payload(
-                context,
-                flow_id,
-                step_id,
-                [
-                    user_error(
-                        "IDEMPOTENCY_CONFLICT",
-                        f"this idempotency key was used for {replay['conflict']}",
-                        ("input", "idempotencyKey"),
-                    )
-                ],
-            )
         return await step_payload(context, flow_id, step_id, _errors_from_outcome(replay))
-    errors = await _apply(context, name, flow_id, step_id, idempotency_key)
+    errors = await _apply(context, name, flow_id, step_id, idempotency_key, target)
     return await step_payload(context, flow_id, step_id, errors)
 
 
 async def _apply(
-    context: Context, name: str, flow_id: str, step_id: str, idempotency_key: str | None
+    context: Context,
+    name: str,
+    flow_id: str,
+    step_id: str,
+    idempotency_key: str | None,
+    target: Mapping[str, Any],
 ) -> list[UserErrorObject]:
     action, new_state, unless, event_name = ACTIONS[name]
     member = context.member
     ref = context.member_ref
     assert ref is not None
-    state = await load_viewer_state(ref.organization_pk, member.member_id)
+    state = await context.loaders.viewer_state()
     item = next((f for f in visible_flows(context, state, None) if f.id == flow_id), None)
     if item is None:
         return [user_error(ErrorCode.NOT_FOUND, f"no flow {flow_id!r}", ("input", "flowId"))]
     members = await context.loaders.members()
     flow = flow_definition(item)
     viewer = engine_viewer(context)
-    problem = check_action(
-        flow,
-        state.marks.get(flow.id, ()),
-        viewer,
-        step_id,
-        action,
-        [m.engine() for m in members],
-    )
-    errors = (
-        []
-        if problem is None or problem.code in SUCCESS_CODES
-        else [_action_error(problem, members, step_id)]
-    )
     events: list[dict[str, Any]] = []
     try:
         async with in_transaction() as connection:
+            await lock_organization(ref.organization_pk, connection)
+            # Checked on the state as it is now, inside the lock, not as the request began.
+            state = await load_viewer_state(ref.organization_pk, member.member_id, connection)
+            problem = check_action(
+                flow,
+                state.marks.get(flow.id, ()),
+                viewer,
+                step_id,
+                action,
+                [m.engine() for m in members],
+            )
+            errors = (
+                []
+                if problem is None or problem.code in SUCCESS_CODES
+                else [_action_error(problem, members, step_id)]
+            )
             if problem is None:
                 step = next(s for s in flow.steps if s.id == step_id)
                 key = mark_key(step, viewer, action)
@@ -345,6 +386,13 @@ async def _apply(
                     changed = await clear_step_state(
                         ref.organization_pk, owner_key, flow.id, step_id, connection
                     )
+                    if changed and not step.optional:
+                        await forget_flow_completion(
+                            ref.organization_pk,
+                            flow_record_key(flow, member.member_id),
+                            flow.id,
+                            connection,
+                        )
                 else:
                     changed = await set_step_state(
                         ref.organization_pk,
@@ -365,14 +413,12 @@ async def _apply(
                 member.member_id,
                 idempotency_key,
                 name,
-                _outcome(errors),
+                {**_outcome(errors), "target": dict(target)},
                 connection,
             )
     except IntegrityError:
         # The same idempotency key committed first, concurrently: replay its outcome.
-        replay = await idempotent_outcome(
-            ref.organization_pk, member.member_id, idempotency_key, name
-        )
+        replay = await replayed(context, name, idempotency_key, target)
         return _errors_from_outcome(replay or {})
     for event in events:
         context.progress_hub.deliver_local(event)
@@ -477,63 +523,90 @@ class TrackPayloadObject:
 
 
 async def track(
-    context: Context, event: str, properties: Mapping[str, Any] | None, idempotency_key: str | None
+    context: Context, event: str, properties: Any, idempotency_key: str | None
 ) -> TrackPayloadObject:
-    """Record an app event; steps that complete on it are completed for this viewer."""
+    """Record an app event; the steps that complete on it, and that this viewer could
+    complete by hand (roles held, prerequisites done), are completed."""
     ref = context.member_ref
     assert ref is not None
-    if not event or len(event) > 200:
-        return TrackPayloadObject(
-            [],
-            [user_error("INVALID_INPUT", "event must be 1 to 200 characters", ("input", "event"))],
-        )
-    replay = await idempotent_outcome(
-        ref.organization_pk, context.member.member_id, idempotency_key, "track"
-    )
+    member = context.member
+    problem = _track_input_problem(event, properties, idempotency_key)
+    if problem is not None:
+        return TrackPayloadObject([], [problem])
+    target = {"event": event}
+    replay = await replayed(context, "track", idempotency_key, target)
     if replay is not None:
-        return TrackPayloadObject(await _steps_now(context, replay.get("completed", [])), [])
-    state = await load_viewer_state(ref.organization_pk, context.member.member_id)
+        return TrackPayloadObject(
+            await _steps_now(context, replay.get("completed", [])), _errors_from_outcome(replay)
+        )
+    state = await context.loaders.viewer_state()
     flows_by_id = {item.id: item for item in visible_flows(context, state, None)}
     targets = steps_completed_by_event(
         [flow_definition(item) for item in flows_by_id.values()], event
     )
     events: list[dict[str, Any]] = []
     completed: list[tuple[str, str]] = []
-    async with in_transaction() as connection:
-        await record_event(
-            ref.organization_pk, ref.member_pk, "app", event, properties or {}, connection
-        )
-        viewer = engine_viewer(context)
-        for flow_id, step_id in targets:
-            flow = flow_definition(flows_by_id[flow_id])
-            step = next(s for s in flow.steps if s.id == step_id)
-            key = mark_key(step, viewer, Action.COMPLETE)
-            owner_key = ORG_KEY if key is None or step.scope.value == "organization" else key
-            if await set_step_state(
+    viewer = engine_viewer(context)
+    try:
+        async with in_transaction() as connection:
+            await lock_organization(ref.organization_pk, connection)
+            await record_event(
+                ref.organization_pk, ref.member_pk, "app", event, properties or {}, connection
+            )
+            for flow_id, step_id in targets:
+                flow = flow_definition(flows_by_id[flow_id])
+                now = await load_viewer_state(ref.organization_pk, member.member_id, connection)
+                if check_action(flow, now.marks.get(flow.id, ()), viewer, step_id, Action.COMPLETE):
+                    continue  # locked, someone else's role, or done already
+                step = next(s for s in flow.steps if s.id == step_id)
+                owner_key = mark_key(step, viewer, Action.COMPLETE) or ORG_KEY
+                if await set_step_state(
+                    ref.organization_pk,
+                    owner_key,
+                    flow,
+                    step_id,
+                    "done",
+                    ref.member_pk,
+                    connection,
+                    unless=("done",),
+                ):
+                    completed.append((flow_id, step_id))
+                    events += await _after_change(
+                        context, flow, step_id, "step.completed", owner_key, connection
+                    )
+            await remember_outcome(
                 ref.organization_pk,
-                owner_key,
-                flow,
-                step_id,
-                "done",
-                ref.member_pk,
+                member.member_id,
+                idempotency_key,
+                "track",
+                {"completed": completed, "target": target},
                 connection,
-                unless=("done",),
-            ):
-                completed.append((flow_id, step_id))
-                events += await _after_change(
-                    context, flow, step_id, "step.completed", owner_key, connection
-                )
-        await remember_outcome(
-            ref.organization_pk,
-            context.member.member_id,
-            idempotency_key,
-            "track",
-            {"completed": completed},
-            connection,
+            )
+    except IntegrityError:
+        replay = await replayed(context, "track", idempotency_key, target)
+        return TrackPayloadObject(
+            await _steps_now(context, (replay or {}).get("completed", [])),
+            _errors_from_outcome(replay or {}),
         )
     for notice in events:
         context.progress_hub.deliver_local(notice)
     return TrackPayloadObject(await _steps_now(context, completed), [])
+
+
+def _track_input_problem(
+    event: str, properties: Any, idempotency_key: str | None
+) -> UserErrorObject | None:
+    if not event or len(event) > 200:
+        return user_error("INVALID_INPUT", "event must be 1 to 200 characters", ("input", "event"))
+    if properties is not None and not isinstance(properties, dict):
+        return user_error(
+            "INVALID_INPUT", "properties must be a JSON object", ("input", "properties")
+        )
+    if "\\u0000" in orjson.dumps(properties or {}).decode():
+        return user_error(
+            "INVALID_INPUT", "properties contain a NUL character", ("input", "properties")
+        )
+    return invalid_text(event=event, idempotencyKey=idempotency_key)
 
 
 async def _steps_now(context: Context, keys: Sequence[Sequence[str]]) -> list[StepObject]:

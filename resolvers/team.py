@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import GraphQLError
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.context import Context
@@ -25,9 +26,8 @@ from api.progress.store import (
     MemberRow,
     assign_step,
     flow_definition,
-    idempotent_outcome,
     load_state_rows,
-    organization_owner,
+    lock_organization,
     record_event,
     remember_outcome,
     viewer_state,
@@ -36,7 +36,9 @@ from resolvers.flows import (
     StepPayloadObject,
     UserErrorObject,
     _errors_from_outcome,
+    invalid_text,
     member_view,
+    replayed,
     step_payload,
     user_error,
     visible_flows,
@@ -121,7 +123,7 @@ async def organization(context: Context) -> OrganizationObject:
     member = context.member
     ref = context.member_ref
     assert ref is not None
-    owner_pk = await organization_owner(ref.organization_pk)
+    owner_pk = await context.loaders.owner_pk()
     by_pk = await context.loaders.members_by_pk()
     owner = by_pk.get(owner_pk) if owner_pk else None
     return OrganizationObject(
@@ -138,20 +140,28 @@ async def may_drive(context: Context) -> bool:
     assert ref is not None
     if "admin" in context.member.roles:
         return True
-    return await organization_owner(ref.organization_pk) == ref.member_pk
+    return await context.loaders.owner_pk() == ref.member_pk
 
 
 async def team_progress(
     context: Context,
 ) -> tuple[list[FlowProgressObject], list[TeamMemberObject]]:
-    """Organization-level flows once, and every member's own flows: owners and admins only."""
+    """Organization-level flows once, and every member's own flows: owners and admins only.
+
+    Computed once per request, however many of its fields the query asks for."""
+    return await context.loaders.once("team_progress", lambda: _team_progress(context))
+
+
+async def _team_progress(
+    context: Context,
+) -> tuple[list[FlowProgressObject], list[TeamMemberObject]]:
     if not await may_drive(context):
         raise NotAllowed("only the onboarding owner or an admin sees the team's progress")
     ref = context.member_ref
     assert ref is not None
     members = await context.loaders.members()
     rows = await load_state_rows(ref.organization_pk)
-    owner_pk = await organization_owner(ref.organization_pk)
+    owner_pk = await context.loaders.owner_pk()
     engine_members = [m.engine() for m in members]
     per_member: list[TeamMemberObject] = []
     organization_level: list[FlowProgressObject] = []
@@ -272,76 +282,98 @@ async def request_help(
     ref = context.member_ref
     assert ref is not None
     me = context.member
-    replay = await idempotent_outcome(ref.organization_pk, me.member_id, idempotency_key, "help")
-    if replay is not None and "requestId" in replay:
-        row = await HelpRequest.get(
-            organization_id=ref.organization_pk, public_id=replay["requestId"]
-        )
-        return RequestHelpPayloadObject(
-            await help_request_object(context, row, show_token=True), []
-        )
+    bad = invalid_text(
+        flowId=flow_id,
+        stepId=step_id,
+        memberId=member_id,
+        email=email,
+        message=message,
+        idempotencyKey=idempotency_key,
+    )
+    if bad is not None:
+        return RequestHelpPayloadObject(None, [bad])
+    target = {"flowId": flow_id, "stepId": step_id, "memberId": member_id, "email": email}
+    replay = await replayed(context, "help", idempotency_key, target)
     if replay is not None:
-        return RequestHelpPayloadObject(None, _errors_from_outcome(replay))
+        return await _replayed_request(context, replay)
     errors, invitee = await _check_help_request(
         context, flow_id, step_id, member_id, email, message
     )
     if errors:
         return RequestHelpPayloadObject(None, errors)
     email_key = None if invitee is not None else (email or "").strip().lower()
-    existing = await HelpRequest.get_or_none(
-        organization_id=ref.organization_pk,
-        flow_id=flow_id,
-        step_id=step_id,
-        inviter_id=ref.member_pk,
-        status="open",
-        invitee_id=invitee.pk if invitee else None,
-        invitee_email=email_key,
-    )
-    if existing is not None:
-        return RequestHelpPayloadObject(
-            await help_request_object(context, existing, show_token=True), []
+    notice = None
+    try:
+        async with in_transaction() as connection:
+            await lock_organization(ref.organization_pk, connection)
+            row = (
+                await HelpRequest.filter(
+                    organization_id=ref.organization_pk,
+                    flow_id=flow_id,
+                    step_id=step_id,
+                    inviter_id=ref.member_pk,
+                    status="open",
+                    invitee_id=invitee.pk if invitee else None,
+                    invitee_email=email_key,
+                )
+                .using_db(connection)
+                .first()
+            )
+            if row is None:  # an open request for the same colleague is reused, not repeated
+                row = await HelpRequest.create(
+                    public_id=secrets.token_hex(8),
+                    token=secrets.token_urlsafe(32),
+                    organization_id=ref.organization_pk,
+                    flow_id=flow_id,
+                    step_id=step_id,
+                    inviter_id=ref.member_pk,
+                    invitee_id=invitee.pk if invitee else None,
+                    invitee_email=email_key,
+                    message=message,
+                    using_db=connection,
+                )
+                request = await help_request_object(context, row, show_token=True)
+                await record_event(
+                    ref.organization_pk,
+                    ref.member_pk,
+                    "help",
+                    "help.requested",
+                    _notification(request),
+                    connection,
+                )
+                notice = {
+                    "organizationId": me.organization_id,
+                    "flowId": flow_id,
+                    "stepId": step_id,
+                    "action": "help_requested",
+                    "memberId": me.member_id,
+                    "at": dt.datetime.now(dt.UTC).isoformat(),
+                }
+                await context.progress_hub.announce(notice, connection)
+            await remember_outcome(
+                ref.organization_pk,
+                me.member_id,
+                idempotency_key,
+                "help",
+                {"requestId": row.public_id, "target": target},
+                connection,
+            )
+    except IntegrityError:
+        return await _replayed_request(
+            context, await replayed(context, "help", idempotency_key, target) or {}
         )
-    async with in_transaction() as connection:
-        row = await HelpRequest.create(
-            public_id=secrets.token_hex(8),
-            token=secrets.token_urlsafe(32),
-            organization_id=ref.organization_pk,
-            flow_id=flow_id,
-            step_id=step_id,
-            inviter_id=ref.member_pk,
-            invitee_id=invitee.pk if invitee else None,
-            invitee_email=email_key,
-            message=message,
-            using_db=connection,
-        )
-        request = await help_request_object(context, row, show_token=True)
-        await record_event(
-            ref.organization_pk,
-            ref.member_pk,
-            "help",
-            "help.requested",
-            _notification(request),
-            connection,
-        )
-        await remember_outcome(
-            ref.organization_pk,
-            me.member_id,
-            idempotency_key,
-            "help",
-            {"requestId": row.public_id},
-            connection,
-        )
-        notice = {
-            "organizationId": me.organization_id,
-            "flowId": flow_id,
-            "stepId": step_id,
-            "action": "help_requested",
-            "memberId": me.member_id,
-            "at": dt.datetime.now(dt.UTC).isoformat(),
-        }
-        await context.progress_hub.announce(notice, connection)
-    context.progress_hub.deliver_local(notice)
-    return RequestHelpPayloadObject(request, [])
+    if notice is not None:
+        context.progress_hub.deliver_local(notice)
+    return RequestHelpPayloadObject(await help_request_object(context, row, show_token=True), [])
+
+
+async def _replayed_request(context: Context, outcome: dict[str, Any]) -> RequestHelpPayloadObject:
+    ref = context.member_ref
+    assert ref is not None
+    if "requestId" not in outcome:
+        return RequestHelpPayloadObject(None, _errors_from_outcome(outcome))
+    row = await HelpRequest.get(organization_id=ref.organization_pk, public_id=outcome["requestId"])
+    return RequestHelpPayloadObject(await help_request_object(context, row, show_token=True), [])
 
 
 def _notification(request: HelpRequestObject) -> dict[str, Any]:
@@ -394,10 +426,19 @@ async def _check_help_request(
     item = next((f for f in visible_flows(context, state, None) if f.id == flow_id), None)
     if item is None:
         return [user_error(ErrorCode.NOT_FOUND, f"no flow {flow_id!r}", ("input", "flowId"))], None
-    if item.step(step_id) is None:
+    step = item.step(step_id)
+    if step is None:
         return [
             user_error(
                 ErrorCode.NOT_FOUND, f"no step {step_id!r} in {flow_id!r}", ("input", "stepId")
+            )
+        ], None
+    if step.scope != "organization":
+        return [
+            user_error(
+                "INVALID_INPUT",
+                "each member does this step for themselves: a colleague cannot do it for you",
+                ("input", "stepId"),
             )
         ], None
     invitee = None
@@ -433,6 +474,10 @@ async def _check_help_request(
 async def cancel_help_request(context: Context, request_id: str) -> RequestHelpPayloadObject:
     ref = context.member_ref
     assert ref is not None
+    if invalid_text(id=request_id) is not None or len(request_id) > 32:
+        return RequestHelpPayloadObject(
+            None, [user_error(ErrorCode.NOT_FOUND, "no such help request", ("id",))]
+        )
     row = await HelpRequest.get_or_none(organization_id=ref.organization_pk, public_id=request_id)
     if row is None:
         return RequestHelpPayloadObject(
@@ -488,18 +533,12 @@ async def assign(context: Context, flow_id: str, step_id: str, member_id: str) -
         )
     members = await context.loaders.members()
     assignee = next((m for m in members if m.id == member_id), None)
-    if assignee is None:
-        return await step_payload(
-            context,
-            flow_id,
-            step_id,
-            [
-                user_error(
-                    ErrorCode.NOT_FOUND, f"no member {member_id!r} here", ("input", "memberId")
-                )
-            ],
-        )
+    problem = _assignment_problem(item.step(step_id), assignee, member_id)
+    if problem is not None:
+        return await step_payload(context, flow_id, step_id, [problem])
+    assert assignee is not None
     async with in_transaction() as connection:
+        await lock_organization(ref.organization_pk, connection)
         await assign_step(
             ref.organization_pk,
             flow_definition(item),
@@ -519,9 +558,35 @@ async def assign(context: Context, flow_id: str, step_id: str, member_id: str) -
     return await step_payload(context, flow_id, step_id, [])
 
 
+def _assignment_problem(
+    step: Any, assignee: MemberRow | None, member_id: str
+) -> UserErrorObject | None:
+    """Only organization steps are assigned, and only to someone who can do them."""
+    if assignee is None:
+        return user_error(
+            ErrorCode.NOT_FOUND, f"no member {member_id!r} here", ("input", "memberId")
+        )
+    if step.scope != "organization":
+        return user_error(
+            "INVALID_INPUT", "each member does this step themselves", ("input", "stepId")
+        )
+    if step.roles and not set(step.roles) & set(assignee.roles):
+        return user_error(
+            ErrorCode.ROLE_REQUIRED,
+            f"{assignee.name or assignee.id} holds none of the roles this step needs",
+            ("input", "memberId"),
+            step.roles,
+        )
+    return None
+
+
 async def set_owner(context: Context, member_id: str) -> OrganizationPayloadObject:
     ref = context.member_ref
     assert ref is not None
+    if invalid_text(memberId=member_id) is not None:
+        return OrganizationPayloadObject(
+            None, [user_error(ErrorCode.NOT_FOUND, "no such member here", ("memberId",))]
+        )
     if not await may_drive(context):
         return OrganizationPayloadObject(
             None,

@@ -144,6 +144,16 @@ async def load_members(organization_pk: int) -> list[MemberRow]:
     ]
 
 
+async def lock_organization(organization_pk: int, connection: Any) -> None:
+    """Serialize one organization's writes, so each sees the others' committed rows.
+
+    Without it, two members finishing the last two steps at once each miss the other's step
+    and neither records the flow's completion. SQLite already runs one writer at a time.
+    """
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [organization_pk])
+
+
 async def set_step_state(
     organization_pk: int,
     member_key: str,
@@ -251,6 +261,24 @@ async def assign_step(
         at=dt.datetime.now(dt.UTC),
         assignee_id=assignee_pk,
         using_db=connection,
+    )
+
+
+async def forget_flow_completion(
+    organization_pk: int, record_key: str, flow_id: str, connection: Any
+) -> None:
+    """A reopened required step un-completes the flow: "stays completed" guards against
+    content changes, not against the team undoing its own work."""
+    await (
+        StepState.filter(
+            organization_id=organization_pk,
+            member_key=record_key,
+            flow_id=flow_id,
+            step_id=FLOW_ROW,
+            state="completed",
+        )
+        .using_db(connection)
+        .delete()
     )
 
 
