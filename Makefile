@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: serve test lint format schema clean
+.PHONY: serve test lint format schema clean bench bench-quick profile
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ format: $(INSTALLED)
 
 schema: $(INSTALLED)
 	$(BIN)/heed export-schema
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run
+
+bench-quick: $(INSTALLED)
+	$(BIN)/python -m bench.run --quick
+
+profile: $(INSTALLED)
+	$(BIN)/python -m bench.profile home
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -44,6 +44,7 @@ def run_wrk(
     *,
     steps: tuple[str, ...] = (),
     key_prefix: str = "k",
+    start: int = 0,
 ) -> dict[str, Any]:
     """One timed run: requests/s and latency percentiles in milliseconds."""
     env = {
@@ -53,6 +54,7 @@ def run_wrk(
         "BENCH_STEPS": ",".join(steps),
         "BENCH_KEY_PREFIX": key_prefix,
         "BENCH_THREADS": str(THREADS),
+        "BENCH_START": str(start),
     }
     command = [wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds:g}s"]
     command += ["--timeout", "10s", "-s", str(LUA), url]

@@ -82,7 +82,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
         f"{machine.get('memory_gb', '?')} GB; one uvicorn worker, {machine.get('postgres', '')}; "
         f"wrk {result.get('load', {}).get('connections', '?')} connections, "
-        f"{result.get('load', {}).get('seconds', '?')} s per scenario.",
+        f"{result.get('load', {}).get('seconds', '?')} s per scenario, "
+        f"best of {result.get('load', {}).get('rounds', 1)} interleaved round(s).",
         "",
         "| dataset | scenario | req/s | p50 ms | p99 ms | SQL/req | ratio to typename |",
         "|---|---|---:|---:|---:|---:|---:|",

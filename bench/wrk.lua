@@ -1,6 +1,7 @@
 -- Heed bench: POST one scenario's body with tokens spread over many members.
 -- Environment: BENCH_TOKENS (file, one token a line), BENCH_BODY (file; __KEY__ and __STEP__
--- are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX.
+-- are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX,
+-- BENCH_START (requests already sent with this token list, so a later run continues).
 -- Each thread walks its own stride of the token list, so threads never share a member at once;
 -- for keyed bodies, each pass over the list moves on to the next step.
 
@@ -30,6 +31,7 @@ function init(args)
   for s in string.gmatch(os.getenv("BENCH_STEPS") or "", "[^,]+") do table.insert(steps, s) end
   prefix = (os.getenv("BENCH_KEY_PREFIX") or "k") .. "-" .. tid .. "-"
   nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
+  start = tonumber(os.getenv("BENCH_START") or "0")
   headers = {}
   headers["Content-Type"] = "application/json"
   headers["Accept"] = "application/graphql-response+json"
@@ -43,7 +45,7 @@ function init(args)
 end
 
 function request()
-  local position = tid + counter * nthreads
+  local position = start + tid + counter * nthreads
   counter = counter + 1
   local index = position % #tokens + 1
   if not keyed then return prepared[index] end

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 
@@ -72,6 +73,10 @@ class ReleaseFollower:
             await asyncio.to_thread(release.catalog.warm)
             self._current = release.number
             self._on_release(release)
+            # A release is hundreds of thousands of long-lived objects; left to the collector,
+            # every full pass walks them all and stalls requests for 0.2 s (seen in profiles).
+            gc.collect()
+            gc.freeze()
             logger.info("serving release %s (%s items)", release.number, len(release.catalog))
             return True
 
