@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from api.content.model import Item
+from api.progress.store import STATE_COLUMNS
 from bench.people import (
     ACTIVE_SLOTS,
     MEMBERS_PER_ORG,
@@ -251,17 +252,7 @@ COLUMNS = {
         "created_at",
         "updated_at",
     ),
-    "step_state": (
-        "organization_id",
-        "member_key",
-        "flow_id",
-        "step_id",
-        "state",
-        "by_member_id",
-        "flow_revision",
-        "at",
-        "assignee_id",
-    ),
+    "step_state": ("organization_id", *STATE_COLUMNS),
     "event": ("organization_id", "member_id", "kind", "name", "properties", "created_at"),
     "help_request": (
         "public_id",

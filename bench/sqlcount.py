@@ -8,42 +8,17 @@ worker; the count includes authentication.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import orjson
 
 from api.app import create_app
+from api.db.statements import counting_statements
 from api.settings import Settings
 from bench.scenarios import Scenario, problems
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/graphql-response+json"}
-
-
-class Counter(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not record.getMessage().startswith(("Created connection", "Closed connection")):
-            self.count += 1
-
-
-@contextmanager
-def counting() -> Iterator[Counter]:
-    logger = logging.getLogger("tortoise.db_client")
-    counter, level = Counter(), logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
-        yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(level)
 
 
 async def post(client: httpx.AsyncClient, token: str, body: bytes) -> dict[str, Any]:
@@ -79,11 +54,11 @@ async def sql_per_request(
                     if wrong and not scenario.writes:
                         raise RuntimeError("; ".join(wrong))
                 measured = tokens[2:] if scenario.writes else tokens
-                with counting() as counter:
+                with counting_statements() as counter:
                     for n, token in enumerate(measured):
                         body = scenario.body(f"{key_prefix}-{n}", steps[0])
                         wrong = problems(scenario.name, await post(client, token, body))
                         if wrong:
                             raise RuntimeError("; ".join(wrong))
-                out[scenario.name] = round(counter.count / len(measured), 2)
+                out[scenario.name] = round(len(counter.statements) / len(measured), 2)
     return out

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import logging
 import os
 import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterator
@@ -28,6 +27,8 @@ from api.app import create_app
 from api.auth import mint_token
 from api.content.store import publish
 from api.db import open_database, using
+from api.db.statements import StatementCounter as SQLCounter
+from api.db.statements import counting_statements
 from api.settings import Settings
 
 T = TypeVar("T")
@@ -245,28 +246,7 @@ async def graphql(
     return response.json()
 
 
-class SQLCounter(logging.Handler):
-    """Counts the SQL statements Tortoise sends, from its debug log."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.statements: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if not message.startswith(("Created connection", "Closed connection")):
-            self.statements.append(message)
-
-
 @pytest.fixture
 def sql_counter() -> Iterator[SQLCounter]:
-    logger = logging.getLogger("tortoise.db_client")
-    counter = SQLCounter()
-    previous = logger.level
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(counter)
-    try:
+    with counting_statements() as counter:
         yield counter
-    finally:
-        logger.removeHandler(counter)
-        logger.setLevel(previous)
