@@ -213,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="migrate the database and serve GraphQL on /graphql")
+    serve = commands.add_parser(
+        "serve",
+        help="migrate, publish ./content (development), and serve GraphQL on /graphql",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
