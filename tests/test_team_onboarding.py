@@ -511,3 +511,30 @@ async def test_content_changes_do_not_break_people_mid_flow(
     assert steps["add-card"] == "DONE", "progress is keyed by step id"
     assert changed["state"] == "COMPLETED", "a completed flow stays completed"
     assert changed["progress"] == {"done": 4, "total": 5, "percent": 80.0}
+
+
+async def test_subscription_token_in_the_handshake_header(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    team = Team("header")
+    ann = team.add("ann", "admin")
+    transport = ASGIWebSocketTransport(app=app)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://heed.test") as ws_client,
+        aconnect_ws(
+            "/graphql", ws_client, subprotocols=["graphql-transport-ws"], headers=ann
+        ) as socket,
+    ):
+        await socket.send_json({"type": "connection_init", "payload": {}})
+        assert (await socket.receive_json(timeout=5))["type"] == "connection_ack"
+        await socket.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { progressChanged { stepId memberId } }"},
+            }
+        )
+        await asyncio.sleep(0.1)  # let the subscription register before the change
+        await step(client, ann, "completeStep", "reception-setup", "create-account")
+        (event,) = await next_events(socket, 1)
+    assert event == {"stepId": "create-account", "memberId": "ann"}
