@@ -8,7 +8,7 @@ from typing import Any
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 
-from api.auth import AdminPrincipal, MemberPrincipal, Principal
+from api.auth import MemberPrincipal, Principal
 from api.content.store import LiveRelease
 from api.loaders import Loaders
 from api.members import MemberRef
@@ -59,7 +59,3 @@ class Context:
     @property
     def member_or_none(self) -> MemberPrincipal | None:
         return self.principal if isinstance(self.principal, MemberPrincipal) else None
-
-    @property
-    def is_admin(self) -> bool:
-        return isinstance(self.principal, AdminPrincipal)

@@ -47,10 +47,6 @@ class MemberRegistry:
             self._seen.popitem(last=False)
         return ref
 
-    def forget(self) -> None:
-        """Drop what this worker remembers (the database was reset underneath it)."""
-        self._seen.clear()
-
 
 async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
     organization = await _organization(principal)

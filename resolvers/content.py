@@ -18,7 +18,7 @@ from graphql import GraphQLError
 from api.content import Catalog, Hit, Item, Resolved, audience_matches, is_live
 from api.content.store import LiveRelease, item_revision
 from api.context import Context
-from resolvers.flows import completed_flow_ids
+from api.progress.store import completed_flow_ids
 
 T = TypeVar("T")
 DEFAULT_PAGE = 20
@@ -118,7 +118,7 @@ class Audience:
         member = context.member_or_none
         assert member is not None
         self.member = member
-        self.locale = _locale(context, locale)
+        self.locale = viewer_locale(context, locale)
         self.completed = completed
         self.deferred = False
         self.now = dt.datetime.now(dt.UTC)
@@ -162,7 +162,7 @@ class BadInput(GraphQLError):
         super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
 
 
-def _locale(context: Context, locale: str | None) -> str:
+def viewer_locale(context: Context, locale: str | None) -> str:
     if locale is not None and not LOCALE.match(locale):
         raise BadInput(f"not a locale: {locale[:40]!r} (expected e.g. en, ru, pt-BR)")
     member = context.member_or_none
@@ -173,7 +173,7 @@ async def content_item(
     context: Context, item_id: str, locale: str | None, revision: int | None
 ) -> ItemView | None:
     catalog = release(context).catalog
-    resolved = catalog.get(item_id, _locale(context, locale))
+    resolved = catalog.get(item_id, viewer_locale(context, locale))
     if resolved is None or not await visible_to(
         context, locale, lambda audience: audience is None or audience(resolved.item)
     ):
@@ -205,7 +205,7 @@ async def content(
         context,
         locale,
         lambda audience: catalog.items(
-            kind=kind, phase=phase, tag=tag, locale=_locale(context, locale), where=audience
+            kind=kind, phase=phase, tag=tag, locale=viewer_locale(context, locale), where=audience
         ),
     )
     start = 0
@@ -240,7 +240,7 @@ async def help_items(
         locale,
         lambda audience: release(context).catalog.by_context(
             help_context,
-            locale=_locale(context, locale),
+            locale=viewer_locale(context, locale),
             roles=context.member_or_none.roles if context.member_or_none else (),
             where=audience,
             first=page_size(first),
@@ -253,7 +253,7 @@ async def search_help(
     context: Context, query: str, locale: str | None, first: int | None
 ) -> list[SearchHitView]:
     catalog = release(context).catalog
-    requested = _locale(context, locale)
+    requested = viewer_locale(context, locale)
     hits: Sequence[Hit] = await visible_to(
         context,
         locale,

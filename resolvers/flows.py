@@ -16,7 +16,7 @@ import orjson
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from api.content import Item, audience_matches, is_live
+from api.content import Item
 from api.context import Context
 from api.db.models import HelpRequest
 from api.progress.engine import (
@@ -37,6 +37,7 @@ from api.progress.store import (
     MemberRow,
     ViewerState,
     clear_step_state,
+    completed_flow_ids,
     flow_definition,
     flow_record_key,
     forget_flow_completion,
@@ -48,6 +49,7 @@ from api.progress.store import (
     remember_outcome,
     set_step_state,
 )
+from resolvers.content import Audience, viewer_locale
 from resolvers.viewer import MemberView
 
 SUCCESS_CODES = (ErrorCode.ALREADY_DONE, ErrorCode.ALREADY_SKIPPED)
@@ -124,30 +126,15 @@ def engine_viewer(context: Context) -> EngineMember:
     return EngineMember(id=member.member_id, roles=frozenset(member.roles))
 
 
-def completed_flow_ids(state: ViewerState, flows: Sequence[Item], member_key: str) -> set[str]:
-    done = set()
-    for item in flows:
-        record = state.record(flow_definition(item), member_key)
-        if record is not None and record.completed_at is not None:
-            done.add(item.id)
-    return done
-
-
 def visible_flows(context: Context, state: ViewerState, locale: str | None) -> list[Item]:
     """The flows this viewer's audience gets, prerequisites (`after`) included."""
     assert context.release is not None
-    catalog = context.release.catalog
-    member = context.member
-    requested = locale or member.locale or context.settings.default_locale
-    flows = [r.item for r in catalog.items(kind="flow", locale=requested)]
-    completed = completed_flow_ids(state, flows, member.member_id)
-    now = dt.datetime.now(dt.UTC)
-    return [
-        item
-        for item in flows
-        if audience_matches(item.audience, member.roles, member.attributes, requested, completed)
-        and is_live(item, now)
+    flows = [
+        r.item
+        for r in context.release.catalog.items(kind="flow", locale=viewer_locale(context, locale))
     ]
+    audience = Audience(context, locale, completed_flow_ids(state, flows, context.member.member_id))
+    return [item for item in flows if audience(item)]
 
 
 def build_flow(

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
@@ -104,7 +104,6 @@ class OrganizationObject:
     id: str
     name: str | None
     owner: MemberView | None
-    context: Context = field(repr=False)
 
 
 @dataclass
@@ -130,7 +129,6 @@ async def organization(context: Context) -> OrganizationObject:
         id=member.organization_id,
         name=member.organization_name or ref.organization_name,
         owner=member_view(owner) if owner else None,
-        context=context,
     )
 
 

@@ -132,6 +132,16 @@ def viewer_state(rows: Iterable[tuple[Any, ...]]) -> ViewerState:
     return state
 
 
+def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: str) -> set[str]:
+    """The flows this viewer (or their organization, for organization flows) completed."""
+    done = set()
+    for item in flows:
+        record = state.record(flow_definition(item), member_key)
+        if record is not None and record.completed_at is not None:
+            done.add(item.id)
+    return done
+
+
 async def load_members(organization_pk: int) -> list[MemberRow]:
     rows = (
         await Member.filter(organization_id=organization_pk)
