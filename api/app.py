@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.answers import AnswerCache
 from api.content.follow import ReleaseFollower
 from api.content.preview import DraftPreview
 from api.db import is_postgres, is_reachable, open_database, using
@@ -21,7 +22,7 @@ from api.progress.live import ProgressHub
 from api.runtime import Runtime
 from api.settings import Settings
 from api.websocket import SubscriptionEndpoint
-from schema import build_schema
+from schema import build_schema, state_root_fields
 
 
 class DatabaseContextMiddleware:
@@ -76,9 +77,10 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, migrate=False)
         listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
+        schema = build_schema(settings.limits, introspection=not settings.is_production)
         runtime = Runtime(
             settings=settings,
-            schema=build_schema(settings.limits, introspection=not settings.is_production),
+            schema=schema,
             database=database,
             members=MemberRegistry(),
             preview=DraftPreview(
@@ -87,6 +89,11 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 fallback=settings.locale_fallback,
             ),
             progress_hub=ProgressHub(listener),
+            answers=AnswerCache(
+                state_root_fields(schema),
+                settings.limits.max_tokens,
+                settings.answer_cache_mb * 1024 * 1024,
+            ),
             development_token=development_token,
         )
         follower = ReleaseFollower(

@@ -7,9 +7,10 @@ codes that go with each, authentication, body limits, and masking of unexpected 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from api.answers import Question
 from api.auth import AdminPrincipal, AuthError, MemberPrincipal, authenticate
 from api.content.preview import PREVIEW_HEADER, PreviewInvalid
 from api.context import Context
@@ -60,6 +62,11 @@ async def graphql_endpoint(request: Request) -> Response:
         media_type = _negotiate(request.headers.get("accept", ""))
         params = await _read_params(request, runtime.settings.limits.max_body_bytes)
         context = await _build_context(request, runtime, request_id)
+        question = await _question(runtime, context, params)
+        if question is not None:
+            cached = runtime.answers.get(question)
+            if cached is not None:
+                return _ok(cached, media_type, request_id)
         result = await runtime.schema.execute(
             params["query"],
             variable_values=params.get("variables"),
@@ -90,7 +97,31 @@ async def graphql_endpoint(request: Request) -> Response:
     except DatabaseUnavailable as exc:
         logger.error("request %s: %s", request_id, exc)
         return _unavailable(media_type, request_id)
-    return _result_response(result, media_type, request_id, runtime.settings.is_production)
+    response = _result_response(result, media_type, request_id, runtime.settings.is_production)
+    if question is not None and not result.errors and result.data is not None:
+        assert context.release is not None
+        runtime.answers.put(question, bytes(response.body), context.release.catalog)
+    return response
+
+
+async def _question(runtime: Runtime, context: Context, params: dict[str, Any]) -> Question | None:
+    with _database_failures():
+        return await runtime.answers.question(context, params)
+
+
+@contextlib.contextmanager
+def _database_failures() -> Iterator[None]:
+    """A lost database outside execution is answered like one lost mid-query: 503."""
+    try:
+        yield
+    except Exception as exc:
+        if is_connection_failure(exc):
+            raise DatabaseUnavailable(str(exc)) from exc
+        raise
+
+
+def _ok(body: bytes, media_type: str, request_id: str) -> Response:
+    return Response(body, 200, media_type=media_type, headers={"x-request-id": request_id})
 
 
 def _wants_ide(request: Request) -> bool:
@@ -176,12 +207,8 @@ async def _build_context(request: Request, runtime: Runtime, request_id: str) ->
             raise AuthError("draft preview needs the admin key", "FORBIDDEN")
         release = await runtime.preview.release()
     if isinstance(principal, MemberPrincipal):
-        try:
+        with _database_failures():
             member_ref = await runtime.members.ensure(principal)
-        except Exception as exc:
-            if is_connection_failure(exc):
-                raise DatabaseUnavailable(str(exc)) from exc
-            raise
     return Context(
         request=request,
         request_id=request_id,

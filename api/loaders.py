@@ -38,6 +38,10 @@ class Loaders:
                     self._results[name] = await load()
         return self._results[name]  # type: ignore[no-any-return]
 
+    def prime_viewer_state(self, state: ViewerState) -> None:
+        """State the request already read (with the organization's version): not read again."""
+        self._results["state"] = state
+
     async def viewer_state(self) -> ViewerState:
         return await self.once(
             "state",

@@ -15,6 +15,7 @@ from tortoise.exceptions import IntegrityError
 
 from api.auth import MemberPrincipal
 from api.db.models import HelpRequest, Member, Organization
+from api.progress.store import bump_state_version
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ class MemberRegistry:
 
 
 async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
-    organization = await _organization(principal)
+    """Write what the token says; if that changed anything, bump the organization's state
+    version afterwards, so every worker's cached answers show a new or changed member."""
+    organization, changed = await _organization(principal)
     fields = {
         "name": principal.name,
         "email": principal.email,
@@ -66,6 +69,7 @@ async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
             member = await Member.create(
                 organization_id=organization.id, external_id=principal.member_id, **fields
             )
+            changed = True
         except IntegrityError:
             # Another request created them first: theirs is as good as ours.
             member = await Member.get(
@@ -73,17 +77,25 @@ async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
             )
     if member.claims_hash != claims_hash:
         await Member.filter(id=member.id).update(**fields)
+        changed = True
     if principal.email:
         # Help requests sent to this email before they signed in now reach them as a member.
-        await HelpRequest.filter(
-            organization_id=organization.id, invitee_id=None, invitee_email=principal.email.lower()
-        ).update(invitee_id=member.id)
+        changed |= bool(
+            await HelpRequest.filter(
+                organization_id=organization.id,
+                invitee_id=None,
+                invitee_email=principal.email.lower(),
+            ).update(invitee_id=member.id)
+        )
+    if changed:
+        await bump_state_version(organization.id)
     return MemberRef(
         organization_pk=organization.id, member_pk=member.id, organization_name=organization.name
     )
 
 
-async def _organization(principal: MemberPrincipal) -> Organization:
+async def _organization(principal: MemberPrincipal) -> tuple[Organization, bool]:
+    """The token's organization, and whether this call changed what is stored of it."""
     organization = await Organization.get_or_none(external_id=principal.organization_id)
     if organization is None:
         try:
@@ -95,4 +107,5 @@ async def _organization(principal: MemberPrincipal) -> Organization:
     if principal.organization_name and organization.name != principal.organization_name:
         await Organization.filter(id=organization.id).update(name=principal.organization_name)
         organization.name = principal.organization_name
-    return organization
+        return organization, True
+    return organization, False

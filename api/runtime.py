@@ -7,6 +7,7 @@ from typing import Any
 
 from tortoise.context import TortoiseContext
 
+from api.answers import AnswerCache
 from api.content.preview import DraftPreview
 from api.content.store import LiveRelease
 from api.members import MemberRegistry
@@ -23,6 +24,7 @@ class Runtime:
     members: MemberRegistry
     preview: DraftPreview
     progress_hub: ProgressHub
+    answers: AnswerCache
     development_token: str | None = None
     release: LiveRelease | None = None
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists

@@ -47,6 +47,7 @@ class Settings:
     default_locale: str = "en"
     locale_fallback: bool = True
     release_poll_seconds: float = 2.0
+    answer_cache_mb: int = 32
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -103,6 +104,7 @@ class Settings:
             default_locale=env.get("HEED_DEFAULT_LOCALE", "en"),
             locale_fallback=_flag(env, "HEED_LOCALE_FALLBACK", True),
             release_poll_seconds=_positive_int(env, "HEED_RELEASE_POLL_SECONDS", 2),
+            answer_cache_mb=_positive_int(env, "HEED_ANSWER_CACHE_MB", 32),
             limits=Limits(
                 max_depth=_positive_int(env, "HEED_MAX_DEPTH", Limits.max_depth),
                 max_aliases=_positive_int(env, "HEED_MAX_ALIASES", Limits.max_aliases),

@@ -36,6 +36,7 @@ from api.progress.store import (
     ORG_KEY,
     MemberRow,
     ViewerState,
+    bump_state_version,
     clear_step_state,
     completed_flow_ids,
     flow_definition,
@@ -43,7 +44,6 @@ from api.progress.store import (
     forget_flow_completion,
     idempotent_outcome,
     load_viewer_state,
-    lock_organization,
     mark_flow_completed,
     record_event,
     remember_outcome,
@@ -349,7 +349,7 @@ async def _apply(
     events: list[dict[str, Any]] = []
     try:
         async with in_transaction() as connection:
-            await lock_organization(ref.organization_pk, connection)
+            await bump_state_version(ref.organization_pk, connection)
             # Checked on the state as it is now, inside the lock, not as the request began.
             state = await load_viewer_state(ref.organization_pk, member.member_id, connection)
             problem = check_action(
@@ -536,7 +536,7 @@ async def track(
     viewer = engine_viewer(context)
     try:
         async with in_transaction() as connection:
-            await lock_organization(ref.organization_pk, connection)
+            await bump_state_version(ref.organization_pk, connection)
             await record_event(
                 ref.organization_pk, ref.member_pk, "app", event, properties or {}, connection
             )

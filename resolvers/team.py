@@ -25,9 +25,9 @@ from api.progress.engine import Member as EngineMember
 from api.progress.store import (
     MemberRow,
     assign_step,
+    bump_state_version,
     flow_definition,
     load_state_rows,
-    lock_organization,
     record_event,
     remember_outcome,
     viewer_state,
@@ -303,7 +303,7 @@ async def request_help(
     notice = None
     try:
         async with in_transaction() as connection:
-            await lock_organization(ref.organization_pk, connection)
+            await bump_state_version(ref.organization_pk, connection)
             row = (
                 await HelpRequest.filter(
                     organization_id=ref.organization_pk,
@@ -493,9 +493,17 @@ async def cancel_help_request(context: Context, request_id: str) -> RequestHelpP
             ],
         )
     if row.status == "open":
-        await HelpRequest.filter(id=row.id, status="open").update(
-            status="cancelled", resolved_at=dt.datetime.now(dt.UTC), resolved_by_id=ref.member_pk
-        )
+        async with in_transaction() as connection:
+            await bump_state_version(ref.organization_pk, connection)
+            await (
+                HelpRequest.filter(id=row.id, status="open")
+                .using_db(connection)
+                .update(
+                    status="cancelled",
+                    resolved_at=dt.datetime.now(dt.UTC),
+                    resolved_by_id=ref.member_pk,
+                )
+            )
         await row.refresh_from_db()
     return RequestHelpPayloadObject(await help_request_object(context, row, show_token=True), [])
 
@@ -536,7 +544,7 @@ async def assign(context: Context, flow_id: str, step_id: str, member_id: str) -
         return await step_payload(context, flow_id, step_id, [problem])
     assert assignee is not None
     async with in_transaction() as connection:
-        await lock_organization(ref.organization_pk, connection)
+        await bump_state_version(ref.organization_pk, connection)
         await assign_step(
             ref.organization_pk,
             flow_definition(item),
@@ -600,6 +608,7 @@ async def set_owner(context: Context, member_id: str) -> OrganizationPayloadObje
             None, [user_error(ErrorCode.NOT_FOUND, f"no member {member_id!r} here", ("memberId",))]
         )
     async with in_transaction() as connection:
+        await bump_state_version(ref.organization_pk, connection)
         await (
             Organization.filter(id=ref.organization_pk)
             .using_db(connection)

@@ -32,6 +32,7 @@ from schema.viewer import ViewerQuery
 
 logger = logging.getLogger("heed.graphql")
 
+STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery)
 Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery))
 Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation))
 
@@ -76,6 +77,16 @@ def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:
     ]
     return HeedSchema(
         query=Query, mutation=Mutation, subscription=FlowsSubscription, extensions=extensions
+    )
+
+
+def state_root_fields(schema: strawberry.Schema) -> frozenset[str]:
+    """Root fields whose answers read onboarding state (the others serve content only)."""
+    name = schema.config.name_converter.get_graphql_name
+    return frozenset(
+        name(f)  # type: ignore[arg-type]
+        for query in STATE_QUERIES
+        for f in query.__strawberry_definition__.fields  # type: ignore[attr-defined]
     )
 
 

@@ -24,6 +24,9 @@ class Organization(Model):
     owner: fields.ForeignKeyNullableRelation[Member] = fields.ForeignKeyField(
         "models.Member", related_name=False, null=True, on_delete=fields.SET_NULL
     )
+    # Bumped by every write to the organization's onboarding state, its members or its help
+    # requests, in the same transaction: cached answers are valid for one version only.
+    state_version = fields.BigIntField(default=0, db_default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

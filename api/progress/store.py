@@ -154,14 +154,54 @@ async def load_members(organization_pk: int) -> list[MemberRow]:
     ]
 
 
-async def lock_organization(organization_pk: int, connection: Any) -> None:
-    """Serialize one organization's writes, so each sees the others' committed rows.
+async def bump_state_version(organization_pk: int, connection: Any = None) -> None:
+    """Mark the organization's state as changed: cached answers of older versions are dead.
 
-    Without it, two members finishing the last two steps at once each miss the other's step
-    and neither records the flow's completion. SQLite already runs one writer at a time.
+    Inside a write transaction it comes first, because the row lock it takes serializes the
+    organization's writers until commit, so each sees the others' committed rows (without
+    it, two members finishing the last two steps at once each miss the other's step and
+    neither records the flow's completion). Outside one, it comes after the writes it
+    announces, so no reader can cache the old state under the new version.
     """
-    if connection.capabilities.dialect == "postgres":
-        await connection.execute_query("SELECT pg_advisory_xact_lock($1)", [organization_pk])
+    connection = connection or Organization._meta.db
+    await connection.execute_query(_dialect_sql(connection, _BUMP_SQL), [organization_pk])
+
+
+def _dialect_sql(connection: Any, sql: str) -> str:
+    """Hand-written statements use `$n` placeholders; SQLite spells them `?n`."""
+    return sql if connection.capabilities.dialect == "postgres" else sql.replace("$", "?")
+
+
+_VERSIONED_STATE_SQL = (
+    "SELECT o.state_version, s.member_key, s.flow_id, s.step_id, s.state, s.by_member_id,"
+    " s.flow_revision, s.at, s.assignee_id"  # STATE_COLUMNS, in order
+    " FROM organization o LEFT JOIN step_state s ON s.organization_id = o.id"
+    " AND s.member_key IN ('', $2) WHERE o.id = $1"
+)
+_BUMP_SQL = "UPDATE organization SET state_version = state_version + 1 WHERE id = $1"
+
+
+async def load_versioned_viewer_state(
+    organization_pk: int, member_key: str
+) -> tuple[int, ViewerState]:
+    """The organization's state version and the viewer's state, read in one statement.
+
+    One snapshot for both, so the state is exactly the version's: an answer computed from it
+    may be cached under that version. A request that finds its answer cached spends only
+    this statement.
+    """
+    connection = StepState._meta.db
+    _, rows = await connection.execute_query(
+        _dialect_sql(connection, _VERSIONED_STATE_SQL), [organization_pk, member_key]
+    )
+    if not rows:
+        raise LookupError(f"organization {organization_pk} does not exist")
+    at_field = StepState._meta.fields_map["at"]
+    version = int(rows[0][0])
+    state_rows = [
+        (*row[1:7], at_field.to_python_value(row[7]), row[8]) for row in rows if row[1] is not None
+    ]
+    return version, viewer_state(state_rows)
 
 
 async def set_step_state(

@@ -1,0 +1,170 @@
+"""Answers to state-reading queries, kept per worker until something they depend on changes.
+
+A checklist widget asks the same question on every page load, and executing its ~700 fields
+costs milliseconds of Python whatever the database does. An answer depends only on:
+the document, operation and variables; who asks (organization, member, and every claim of
+their token); the release served; the organization's state version, which every write to its
+progress, members or help requests bumps in the same transaction; and, for announcements, the
+clock. The version is read on every request, in the statement that also loads the viewer's
+state (`load_versioned_viewer_state`), so a write on any worker is seen at once, and a miss
+costs no extra statement.
+
+Only query operations whose root fields read onboarding state are kept: content-only queries
+cost no SQL and no reading of the version.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import functools
+import time
+from collections import OrderedDict
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+
+from api.content import Item
+from api.context import Context
+from api.progress.store import load_versioned_viewer_state
+
+# Per entry, besides the answer itself: key strings, tuple, dict slot.
+ENTRY_OVERHEAD_BYTES = 400
+
+
+@dataclass(frozen=True)
+class Question:
+    """A request that may be answered from the cache, with what its answer must match."""
+
+    key: tuple[Any, ...]
+    version: int
+    release: int
+    asked_at: float
+
+
+@dataclass(frozen=True)
+class _Answer:
+    version: int
+    release: int
+    valid_until: float
+    body: bytes
+
+
+class AnswerCache:
+    def __init__(self, state_fields: Collection[str], max_tokens: int, max_bytes: int) -> None:
+        self._state_fields = frozenset(state_fields)
+        self._max_tokens = max_tokens
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
+        self._changes: tuple[int, list[float]] = (-1, [])
+
+    async def question(self, context: Context, params: Mapping[str, Any]) -> Question | None:
+        """The cache key for this request, or None if its answer is not kept.
+
+        Reads the organization's version with the viewer's state, and hands that state to the
+        request's loaders, so a miss computes its answer from exactly that version.
+        """
+        member = context.member_or_none
+        ref = context.member_ref
+        if member is None or ref is None or context.release is None:
+            return None
+        query = params["query"]
+        roots = root_fields(query, params.get("operationName"), self._max_tokens)
+        if roots is None or not roots & self._state_fields:
+            return None
+        version, state = await load_versioned_viewer_state(ref.organization_pk, member.member_id)
+        context.loaders.prime_viewer_state(state)
+        variables = params.get("variables")
+        key = (
+            ref.organization_pk,
+            ref.member_pk,
+            member.claims_hash,
+            query,
+            params.get("operationName"),
+            orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
+        )
+        return Question(key, version, context.release.number, time.time())
+
+    def get(self, question: Question) -> bytes | None:
+        answer = self._answers.get(question.key)
+        if (
+            answer is None
+            or answer.version != question.version
+            or answer.release != question.release
+            or question.asked_at >= answer.valid_until
+        ):
+            return None
+        self._answers.move_to_end(question.key)
+        return answer.body
+
+    def put(self, question: Question, body: bytes, items: Iterable[Item]) -> None:
+        """Keep an answer computed at `question.asked_at` from the given release's items."""
+        size = len(body) + ENTRY_OVERHEAD_BYTES
+        if size > self._max_bytes:
+            return
+        valid_until = self._next_content_change(question.release, items, question.asked_at)
+        self._drop(question.key)
+        self._answers[question.key] = _Answer(question.version, question.release, valid_until, body)
+        self._bytes += size
+        while self._bytes > self._max_bytes:
+            self._drop(next(iter(self._answers)))
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def _drop(self, key: tuple[Any, ...]) -> None:
+        answer = self._answers.pop(key, None)
+        if answer is not None:
+            self._bytes -= len(answer.body) + ENTRY_OVERHEAD_BYTES
+
+    def _next_content_change(self, release: int, items: Iterable[Item], now: float) -> float:
+        """When the release's content next shows differently by itself: an announcement
+        starting or ending. Computed once per release."""
+        if self._changes[0] != release:
+            self._changes = (release, content_changes(items))
+        changes = self._changes[1]
+        position = bisect.bisect_right(changes, now)
+        return changes[position] if position < len(changes) else float("inf")
+
+
+def content_changes(items: Iterable[Item]) -> list[float]:
+    """Sorted moments (Unix seconds) at which an announcement's `is_live` flips."""
+    moments = set()
+    for item in items:
+        if item.kind != "announcement":
+            continue
+        if item.starts:
+            moments.add(_moment(item.starts))
+        if item.ends:
+            end = _moment(item.ends)
+            # A date-only end includes that whole day; a moment's end includes the moment.
+            moments.add(end + 86_400 if len(item.ends) == 10 else end + 1e-6)
+    return sorted(moments)
+
+
+def _moment(text: str) -> float:
+    value = dt.datetime.fromisoformat(text)
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+
+
+@functools.lru_cache(maxsize=512)
+def root_fields(query: str, operation_name: str | None, max_tokens: int) -> frozenset[str] | None:
+    """The root fields of the query operation a request runs; None for anything else (a
+    mutation, a fragment at the root, a document that does not parse: execution answers)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [op for op in operations if op.name and op.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
+        return None
+    selections = operations[0].selection_set.selections
+    if not all(isinstance(selection, FieldNode) for selection in selections):
+        return None
+    return frozenset(selection.name.value for selection in selections)  # type: ignore[attr-defined]
