@@ -42,6 +42,15 @@ class Loaders:
         """State the request already read (with the organization's version): not read again."""
         self._results["state"] = state
 
+    def after_write(self, state: ViewerState) -> Loaders:
+        """Loaders for the payload of this request's step change: the state its transaction
+        left, and the members already read (a step change changes none)."""
+        loaders = Loaders(self.member_ref, self.member_key, self.email)
+        loaders.prime_viewer_state(state)
+        if "members" in self._results:
+            loaders._results["members"] = self._results["members"]
+        return loaders
+
     async def viewer_state(self) -> ViewerState:
         return await self.once(
             "state",

@@ -25,6 +25,7 @@ from api.progress.engine import (
     ErrorCode,
     FlowDef,
     FlowView,
+    Mark,
     StepView,
     check_action,
     evaluate_flow,
@@ -255,10 +256,15 @@ def _outcome(errors: Sequence[UserErrorObject]) -> dict[str, Any]:
 
 
 async def step_payload(
-    context: Context, flow_id: str, step_id: str, errors: list[UserErrorObject]
+    context: Context,
+    flow_id: str,
+    step_id: str,
+    errors: list[UserErrorObject],
+    state: ViewerState | None = None,
 ) -> StepPayloadObject:
-    """The payload after a change: the flow as it stands now, read fresh."""
-    context.loaders = context.fresh_loaders()
+    """The payload after a change: the flow as it stands now. Read fresh, unless the
+    transaction that made the change hands over the state it left."""
+    _reload(context, state)
     current = await flow(context, flow_id, None)
     step = next((s for s in current.steps if s.id == step_id), None) if current else None
     return StepPayloadObject(step=step, flow=current, user_errors=errors)
@@ -323,8 +329,8 @@ async def change_step(
     replay = await replayed(context, name, idempotency_key, target)
     if replay is not None:
         return await step_payload(context, flow_id, step_id, _errors_from_outcome(replay))
-    errors = await _apply(context, name, flow_id, step_id, idempotency_key, target)
-    return await step_payload(context, flow_id, step_id, errors)
+    errors, state = await _apply(context, name, flow_id, step_id, idempotency_key, target)
+    return await step_payload(context, flow_id, step_id, errors, state)
 
 
 async def _apply(
@@ -334,28 +340,28 @@ async def _apply(
     step_id: str,
     idempotency_key: str | None,
     target: Mapping[str, Any],
-) -> list[UserErrorObject]:
-    action, new_state, unless, event_name = ACTIONS[name]
+) -> tuple[list[UserErrorObject], ViewerState | None]:
+    """The change in one transaction; its errors, and the state it left (None: read again)."""
+    action = ACTIONS[name][0]
     member = context.member
     ref = context.member_ref
     assert ref is not None
-    state = await context.loaders.viewer_state()
-    item = next((f for f in visible_flows(context, state, None) if f.id == flow_id), None)
-    if item is None:
-        return [user_error(ErrorCode.NOT_FOUND, f"no flow {flow_id!r}", ("input", "flowId"))]
     members = await context.loaders.members()
-    flow = flow_definition(item)
-    viewer = engine_viewer(context)
     events: list[dict[str, Any]] = []
     try:
         async with in_transaction() as connection:
             await bump_state_version(ref.organization_pk, connection)
             # Checked on the state as it is now, inside the lock, not as the request began.
             state = await load_viewer_state(ref.organization_pk, member.member_id, connection)
+            item = next((f for f in visible_flows(context, state, None) if f.id == flow_id), None)
+            if item is None:
+                error = user_error(ErrorCode.NOT_FOUND, f"no flow {flow_id!r}", ("input", "flowId"))
+                return [error], state
+            flow = flow_definition(item)
             problem = check_action(
                 flow,
                 state.marks.get(flow.id, ()),
-                viewer,
+                engine_viewer(context),
                 step_id,
                 action,
                 [m.engine() for m in members],
@@ -366,35 +372,7 @@ async def _apply(
                 else [_action_error(problem, members, step_id)]
             )
             if problem is None:
-                step = next(s for s in flow.steps if s.id == step_id)
-                key = mark_key(step, viewer, action)
-                owner_key = ORG_KEY if key is None else key
-                if action is Action.REOPEN:
-                    changed = await clear_step_state(
-                        ref.organization_pk, owner_key, flow.id, step_id, connection
-                    )
-                    if changed and not step.optional:
-                        await forget_flow_completion(
-                            ref.organization_pk,
-                            flow_record_key(flow, member.member_id),
-                            flow.id,
-                            connection,
-                        )
-                else:
-                    changed = await set_step_state(
-                        ref.organization_pk,
-                        owner_key,
-                        flow,
-                        step_id,
-                        new_state,
-                        ref.member_pk,
-                        connection,
-                        unless=unless,
-                    )
-                if changed:
-                    events += await _after_change(
-                        context, flow, step_id, event_name, owner_key, connection
-                    )
+                events += await _change(context, name, flow, step_id, state, connection)
             await remember_outcome(
                 ref.organization_pk,
                 member.member_id,
@@ -406,10 +384,61 @@ async def _apply(
     except IntegrityError:
         # The same idempotency key committed first, concurrently: replay its outcome.
         replay = await replayed(context, name, idempotency_key, target)
-        return _errors_from_outcome(replay or {})
+        return _errors_from_outcome(replay or {}), None
     for event in events:
         context.progress_hub.deliver_local(event)
-    return errors
+    return errors, state
+
+
+async def _change(
+    context: Context,
+    name: str,
+    flow: FlowDef,
+    step_id: str,
+    state: ViewerState,
+    connection: Any,
+) -> list[dict[str, Any]]:
+    """Inside the transaction: move the step (in the database and in `state`), then what
+    follows from it. Nothing follows when a concurrent request moved it first."""
+    action, new_state, unless, event_name = ACTIONS[name]
+    ref = context.member_ref
+    assert ref is not None
+    member_key = context.member.member_id
+    step = next(s for s in flow.steps if s.id == step_id)
+    owner_key = mark_key(step, engine_viewer(context), action) or ORG_KEY
+    now = dt.datetime.now(dt.UTC)
+    if action is Action.REOPEN:
+        changed = await clear_step_state(
+            ref.organization_pk, owner_key, flow.id, step_id, connection
+        )
+        if changed:
+            state.drop_mark(flow.id, step_id, owner_key)
+        if changed and not step.optional:
+            record_key = flow_record_key(flow, member_key)
+            await forget_flow_completion(ref.organization_pk, record_key, flow.id, connection)
+            state.set_completed_at(flow.id, record_key, None)
+    else:
+        changed = await set_step_state(
+            ref.organization_pk,
+            owner_key,
+            flow,
+            step_id,
+            new_state,
+            ref.member_pk,
+            now,
+            connection,
+            unless=unless,
+        )
+        if changed:
+            mark = Mark(
+                step_id, owner_key or None, new_state, str(ref.member_pk), now, flow.revision
+            )
+            state.put_mark(flow.id, owner_key, mark, ref.member_pk)
+    if not changed:
+        return []
+    return await _after_change(
+        context, flow, step_id, event_name, owner_key, state, now, connection
+    )
 
 
 def _action_error(
@@ -431,13 +460,14 @@ async def _after_change(
     step_id: str,
     event_name: str,
     owner_key: str,
+    state: ViewerState,
+    now: dt.datetime,
     connection: Any,
 ) -> list[dict[str, Any]]:
     """Inside the transaction: the event, help requests, flow completion, the notification."""
     ref = context.member_ref
     assert ref is not None
     member = context.member
-    now = dt.datetime.now(dt.UTC)
     await record_event(
         ref.organization_pk,
         ref.member_pk,
@@ -460,7 +490,7 @@ async def _after_change(
         await resolved.using_db(connection).update(
             status="done", resolved_at=now, resolved_by_id=ref.member_pk
         )
-        await _record_completion(context, flow, connection)
+        await _record_completion(context, flow, state, now, connection)
     notice = {
         "organizationId": member.organization_id,
         "flowId": flow.id,
@@ -473,11 +503,12 @@ async def _after_change(
     return [notice]
 
 
-async def _record_completion(context: Context, flow: FlowDef, connection: Any) -> None:
+async def _record_completion(
+    context: Context, flow: FlowDef, state: ViewerState, now: dt.datetime, connection: Any
+) -> None:
     ref = context.member_ref
     assert ref is not None
     member_key = context.member.member_id
-    state = await load_viewer_state(ref.organization_pk, member_key, connection)
     view = evaluate_flow(
         flow,
         state.marks.get(flow.id, ()),
@@ -486,13 +517,11 @@ async def _record_completion(context: Context, flow: FlowDef, connection: Any) -
         state.record(flow, member_key),
     )
     if view.completed_now:
+        record_key = flow_record_key(flow, member_key)
         await mark_flow_completed(
-            ref.organization_pk,
-            flow_record_key(flow, member_key),
-            flow,
-            ref.member_pk,
-            connection,
+            ref.organization_pk, record_key, flow, ref.member_pk, now, connection
         )
+        state.set_completed_at(flow.id, record_key, now)
         await record_event(
             ref.organization_pk,
             ref.member_pk,
@@ -526,41 +555,29 @@ async def track(
         return TrackPayloadObject(
             await _steps_now(context, replay.get("completed", [])), _errors_from_outcome(replay)
         )
-    state = await context.loaders.viewer_state()
-    flows_by_id = {item.id: item for item in visible_flows(context, state, None)}
-    targets = steps_completed_by_event(
-        [flow_definition(item) for item in flows_by_id.values()], event
-    )
     events: list[dict[str, Any]] = []
     completed: list[tuple[str, str]] = []
     viewer = engine_viewer(context)
     try:
         async with in_transaction() as connection:
             await bump_state_version(ref.organization_pk, connection)
+            state = await load_viewer_state(ref.organization_pk, member.member_id, connection)
+            definitions = {
+                item.id: flow_definition(item) for item in visible_flows(context, state, None)
+            }
             await record_event(
                 ref.organization_pk, ref.member_pk, "app", event, properties or {}, connection
             )
-            for flow_id, step_id in targets:
-                flow = flow_definition(flows_by_id[flow_id])
-                now = await load_viewer_state(ref.organization_pk, member.member_id, connection)
-                if check_action(flow, now.marks.get(flow.id, ()), viewer, step_id, Action.COMPLETE):
-                    continue  # locked, someone else's role, or done already
-                step = next(s for s in flow.steps if s.id == step_id)
-                owner_key = mark_key(step, viewer, Action.COMPLETE) or ORG_KEY
-                if await set_step_state(
-                    ref.organization_pk,
-                    owner_key,
-                    flow,
-                    step_id,
-                    "done",
-                    ref.member_pk,
-                    connection,
-                    unless=("done",),
+            for flow_id, step_id in steps_completed_by_event(list(definitions.values()), event):
+                flow = definitions[flow_id]
+                if check_action(
+                    flow, state.marks.get(flow.id, ()), viewer, step_id, Action.COMPLETE
                 ):
+                    continue  # locked, someone else's role, or done already
+                changes = await _change(context, "complete", flow, step_id, state, connection)
+                if changes:
                     completed.append((flow_id, step_id))
-                    events += await _after_change(
-                        context, flow, step_id, "step.completed", owner_key, connection
-                    )
+                    events += changes
             await remember_outcome(
                 ref.organization_pk,
                 member.member_id,
@@ -577,7 +594,7 @@ async def track(
         )
     for notice in events:
         context.progress_hub.deliver_local(notice)
-    return TrackPayloadObject(await _steps_now(context, completed), [])
+    return TrackPayloadObject(await _steps_now(context, completed, state), [])
 
 
 def _track_input_problem(
@@ -596,11 +613,13 @@ def _track_input_problem(
     return invalid_text(event=event, idempotencyKey=idempotency_key)
 
 
-async def _steps_now(context: Context, keys: Sequence[Sequence[str]]) -> list[StepObject]:
-    """The given (flow id, step id) steps as they stand now, read fresh."""
+async def _steps_now(
+    context: Context, keys: Sequence[Sequence[str]], state: ViewerState | None = None
+) -> list[StepObject]:
+    """The given (flow id, step id) steps as they stand now."""
     if not keys:
         return []
-    context.loaders = context.fresh_loaders()
+    _reload(context, state)
     current = {f.id: f for f in await flows(context, None, None)}
     return [
         step
@@ -609,6 +628,14 @@ async def _steps_now(context: Context, keys: Sequence[Sequence[str]]) -> list[St
         for step in current[flow_id].steps
         if step.id == step_id
     ]
+
+
+def _reload(context: Context, state: ViewerState | None) -> None:
+    """Loaders for reading after this request's write: fresh, or primed with the state the
+    write's transaction left (a step change changes no member, so members carry over)."""
+    context.loaders = (
+        context.loaders.after_write(state) if state is not None else context.fresh_loaders()
+    )
 
 
 @dataclass(frozen=True)

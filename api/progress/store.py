@@ -13,9 +13,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
-
 from api.content.model import Item
 from api.db.models import Event, IdempotentResult, Member, Organization, StepState
 from api.progress.engine import FlowDef, FlowRecord, Mark, Scope, StepDef
@@ -78,6 +75,26 @@ class ViewerState:
 
     def record(self, flow: FlowDef, member_key: str) -> FlowRecord | None:
         return self.records.get((flow.id, flow_record_key(flow, member_key)))
+
+    # A write applies itself here too, so the payload after it needs no second read.
+
+    def put_mark(self, flow_id: str, member_key: str, mark: Mark, by_pk: int) -> None:
+        self.drop_mark(flow_id, mark.step_id, member_key)
+        self.marks.setdefault(flow_id, []).append(mark)
+        self.done_by[(flow_id, mark.step_id, member_key)] = by_pk
+
+    def drop_mark(self, flow_id: str, step_id: str, member_key: str) -> None:
+        owner = member_key or None
+        self.marks[flow_id] = [
+            m
+            for m in self.marks.get(flow_id, ())
+            if not (m.step_id == step_id and m.member_id == owner)
+        ]
+        self.done_by.pop((flow_id, step_id, member_key), None)
+
+    def set_completed_at(self, flow_id: str, record_key: str, at: dt.datetime | None) -> None:
+        record = self.records.get((flow_id, record_key), FlowRecord())
+        self.records[(flow_id, record_key)] = FlowRecord(at, record.dismissed_at)
 
 
 STATE_COLUMNS = (
@@ -204,6 +221,16 @@ async def load_versioned_viewer_state(
     return version, viewer_state(state_rows)
 
 
+_SET_STEP_STATE_SQL = (
+    "INSERT INTO step_state (organization_id, member_key, flow_id, step_id, state,"
+    " by_member_id, flow_revision, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    " ON CONFLICT (organization_id, member_key, flow_id, step_id) DO UPDATE SET"
+    " state = excluded.state, by_member_id = excluded.by_member_id,"
+    " flow_revision = excluded.flow_revision, at = excluded.at"
+    " WHERE step_state.state NOT IN ($9, $10) RETURNING id"
+)
+
+
 async def set_step_state(
     organization_pk: int,
     member_key: str,
@@ -211,45 +238,34 @@ async def set_step_state(
     step_id: str,
     state: str,
     by_pk: int,
+    at: dt.datetime,
     connection: Any,
     *,
     unless: tuple[str, ...],
 ) -> bool:
     """Move a step to `state` unless it already is in one of `unless`; True if it moved.
 
-    A conditional UPDATE, then an INSERT in a savepoint if there was no row: when two
-    requests race, exactly one of them changes the row.
+    One conditional upsert: when two requests race, exactly one of them changes the row.
     """
-    key = {
-        "organization_id": organization_pk,
-        "member_key": member_key,
-        "flow_id": flow.id,
-        "step_id": step_id,
-    }
-    values = {
-        "state": state,
-        "by_member_id": by_pk,
-        "flow_revision": flow.revision,
-        "at": dt.datetime.now(dt.UTC),
-    }
-    for _ in range(2):
-        updated = (
-            await StepState.filter(**key)
-            .exclude(state__in=unless)
-            .using_db(connection)
-            .update(**values)
-        )
-        if updated:
-            return True
-        if await StepState.filter(**key).using_db(connection).exists():
-            return False
-        try:
-            async with in_transaction() as savepoint:
-                await StepState.create(**key, **values, using_db=savepoint)
-            return True
-        except IntegrityError:
-            continue  # someone inserted it meanwhile: try the conditional update again
-    return False
+    assert 1 <= len(unless) <= 2
+    at_value = StepState._meta.fields_map["at"].to_db_value(at, StepState)
+    # execute_query_dict: Tortoise's asyncpg execute_query misreads an INSERT's row count.
+    moved = await connection.execute_query_dict(
+        _dialect_sql(connection, _SET_STEP_STATE_SQL),
+        [
+            organization_pk,
+            member_key,
+            flow.id,
+            step_id,
+            state,
+            by_pk,
+            flow.revision,
+            at_value,
+            unless[0],
+            unless[-1],
+        ],
+    )
+    return bool(moved)
 
 
 async def clear_step_state(
@@ -272,7 +288,12 @@ async def clear_step_state(
 
 
 async def mark_flow_completed(
-    organization_pk: int, record_key: str, flow: FlowDef, by_pk: int, connection: Any
+    organization_pk: int,
+    record_key: str,
+    flow: FlowDef,
+    by_pk: int,
+    at: dt.datetime,
+    connection: Any,
 ) -> None:
     """Remember completion, so a flow stays completed when steps are added later."""
     await set_step_state(
@@ -282,6 +303,7 @@ async def mark_flow_completed(
         FLOW_ROW,
         "completed",
         by_pk,
+        at,
         connection,
         unless=("completed",),
     )
