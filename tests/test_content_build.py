@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from api.content import Item, build, json_schema, pipeline
+from api.content import Item, build, check, json_schema, pipeline, pool, store
 from api.content.bench import run_bench
+from api.content.model import EMPTY_TREE
 from api.content.parse import parse_file
 from api.content.spec import SOURCE, STEP, schema_text
+from api.db import open_database, using
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -145,14 +149,8 @@ def test_revisions_move_only_when_the_source_changes(root: Path) -> None:
     assert second.content_hash != first.content_hash
 
 
-def test_cache_skips_rendering_unchanged_files(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    parsed: list[str] = []
-
-    def counting(job: Any) -> Any:
-        parsed.append(job.path)
-        return parse_file(job)
-
-    monkeypatch.setattr(pipeline, "parse_file", counting)
+def test_cache_skips_rendering_unchanged_files(root: Path, counted: list[str]) -> None:
+    parsed = counted
     cache: dict[str, Item] = {}
     first = build(root, cache=cache, workers=1)
     assert len(parsed) == 3
@@ -167,6 +165,129 @@ def test_cache_skips_rendering_unchanged_files(root: Path, monkeypatch: pytest.M
     assert parsed == ["content/guide.md"]
     assert edited.items[("guide", "en")].body_html == "<p>New text.</p>\n"
     assert len(cache) == 3  # the old render of guide.md was dropped
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The files parsed in this process, in order."""
+    parsed: list[str] = []
+
+    def counting(job: Any) -> Any:
+        parsed.append(job.path)
+        return parse_file(job)
+
+    monkeypatch.setattr(pipeline, "parse_file", counting)
+    return parsed
+
+
+def test_build_after_check_reuses_its_parses(root: Path, counted: list[str]) -> None:
+    cold = build(root, workers=1)
+    counted.clear()
+    assert check(root, workers=1) == []
+    assert len(counted) == 3
+    counted.clear()
+    after_check = build(root, workers=1)
+    assert counted == []
+    assert after_check == cold
+    assert after_check.content_hash == cold.content_hash
+    counted.clear()
+    build(root, workers=1)
+    assert len(counted) == 3, "a check's parses serve one build, not every later one"
+
+
+def test_build_after_check_parses_only_what_changed_since(root: Path, counted: list[str]) -> None:
+    assert check(root, workers=1) == []
+    (root / "guide.md").write_text(GUIDE.replace("Text.", "Edited."), encoding="utf-8")
+    counted.clear()
+    result = build(root, workers=1)
+    assert counted == ["content/guide.md"]
+    assert result.items[("guide", "en")].body_html == "<p>Edited.</p>\n"
+    assert result == build(root, workers=1)
+
+
+def test_check_reports_the_same_problems_when_its_parses_are_reused(root: Path) -> None:
+    (root / "guide.md").write_text(GUIDE.replace("kind: article", "kind: artcle"), "utf-8")
+    first = check(root, workers=1)
+    assert first
+    assert check(root, workers=1) == first
+    assert build(root, workers=1).problems == first
+
+
+def _pack(tmp_path: Path, count: int) -> Path:
+    """The demo pack plus `count` generated articles: translations, flows, links, callouts."""
+    root = tmp_path / "pack"
+    shutil.copytree(REPO / "content", root)
+    for n in range(count):
+        body = f"## Part {n}\n\nSee [the guide](heed:guest-wifi).\n\n::: tip\nTip {n}.\n:::\n"
+        (root / f"gen-{n}.md").write_text(
+            GUIDE.replace("id: guide", f"id: gen-{n}").replace("Text.\n", body), "utf-8"
+        )
+    return root
+
+
+def test_worker_processes_give_what_this_process_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = _pack(tmp_path, 30)
+    here = build(root, workers=1)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    monkeypatch.setattr(pool, "BATCH", 7)
+    assert build(root, workers=2) == here
+    assert check(root, workers=2) == []
+    assert build(root, workers=1) == here
+
+
+def test_files_of_a_worker_that_fails_are_parsed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = _pack(tmp_path, 5)
+    here = build(root, workers=1)
+    monkeypatch.setattr(pipeline, "PARALLEL_MIN", 1)
+    with monkeypatch.context() as patch:
+        patch.setattr(pool.sys, "executable", str(tmp_path / "no-python-here"))
+        assert build(root, workers=2) == here
+    assert len(caplog.records) == 2
+    caplog.clear()
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path))  # starts, then dies before reading a job
+    assert build(root, workers=2) == here
+    assert len(caplog.records) == 2
+    assert all("parsing its files here" in r.getMessage() for r in caplog.records)
+
+
+def test_items_keep_their_tree_as_compact_json(root: Path) -> None:
+    item = build(root).items[("setup", "en")]
+    tree = item.body_tree
+    assert tree["type"] == "doc"
+    assert item.body_tree_json == json.dumps(tree, separators=(",", ":")).encode()
+    assert item.body_tree is not item.body_tree, "each reader gets its own copy"
+    moved = dataclasses.replace(item, revision=7)
+    assert (moved.body_tree, moved.revision) == (tree, 7)
+    assert dataclasses.replace(item, body_tree={"type": "doc", "children": []}).body_tree_json == (
+        EMPTY_TREE
+    )
+    assert Item("x", "tip", "en", "X", "X.", "enable", body_tree=tree).body_tree == tree
+    assert Item("x", "tip", "en", "X", "X.", "enable").body_tree_json == EMPTY_TREE
+
+
+async def test_a_release_loads_a_batch_of_rows_at_a_time(
+    fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "pack"
+    shutil.copytree(REPO / "content", root)
+    monkeypatch.setattr(store, "LOAD_BATCH", 7)
+    database = await open_database(fresh_database_url, migrate=False)
+    try:
+        with using(database):
+            published = await store.publish(root)
+            release = await store.load_release()
+    finally:
+        await database.close_connections()
+    assert release is not None
+    assert release.number == published.number
+    built = build(root, previous={})
+    assert sorted(release.catalog, key=lambda i: i.key) == sorted(
+        built.items.values(), key=lambda i: i.key
+    )
 
 
 def test_cached_files_involved_in_problems_get_exact_positions(root: Path) -> None:
@@ -237,4 +358,4 @@ def test_demo_pack_front_matter_matches_the_schema() -> None:
 
 def test_bench_helper_runs() -> None:
     figures = run_bench(40)
-    assert figures["one-edit rebuild"] < figures["cold build"]
+    assert figures["one-edit rebuild"] < figures["check + cold build"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,7 +23,7 @@ SAFE_SCHEMES = ("http:", "https:", "mailto:", "heed:")
 def render(body: str, kind: str = "article") -> tuple[str, dict[str, Any]]:
     text = f"---\nid: x\nkind: {kind}\ntitle: X\nsummary: X.\nphase: enable\n---\n{body}"
     parsed = parse_file(Job("content/x.md", text.encode(), "en"))
-    return parsed.body.html, parsed.body.tree
+    return parsed.body.html, json.loads(parsed.body.tree_json)
 
 
 class Audit(HTMLParser):

@@ -2,18 +2,40 @@
 
 Everything here is frozen and JSON-able through `to_dict()`/`from_dict()`, so a release can
 be stored in the database once and restored by every worker without re-rendering.
+
+A worker holds every item of a release (two during a swap), so items are slotted and keep
+their body tree as compact JSON, decoded on each access: as dicts, the nodes of a thousand
+documents take several times the memory of their JSON.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal
 
+import orjson
+
 Scope = Literal["user", "organization"]
+EMPTY_TREE = b'{"type":"doc","children":[]}'
 
 
-@dataclass(frozen=True, order=True)
+def pack_tree(tree: Mapping[str, Any] | None) -> bytes:
+    """A body tree as stored on items: compact JSON (a missing or empty tree is an empty doc).
+
+    Copied to its exact size: orjson's own result keeps its whole growth buffer, often three
+    times the JSON.
+    """
+    return bytes(memoryview(orjson.dumps(tree))) if tree else EMPTY_TREE
+
+
+def _intern(values: Any) -> tuple[str, ...]:
+    """Role, tag and locale names recur across items: one copy of each per worker."""
+    return tuple(sys.intern(str(v)) for v in values)
+
+
+@dataclass(frozen=True, order=True, slots=True)
 class Problem:
     """One thing a writer must fix, printed as `path:line:col: message` (1-based)."""
 
@@ -26,7 +48,7 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Audience:
     """Who an item is for; an empty field does not restrict."""
 
@@ -53,7 +75,7 @@ class Audience:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     """One survey question; `options` only for `choice`."""
 
@@ -80,7 +102,18 @@ class Question:
         )
 
 
-@dataclass(frozen=True)
+class _Tree:
+    """`body_tree`: a mapping given to the constructor, kept as `body_tree_json`, decoded on read.
+
+    Read on the class it is None, the constructor's default ("no tree given": `replace`
+    passes `body_tree=None` to keep the stored JSON without decoding it).
+    """
+
+    def __get__(self, obj: Step | Item | None, owner: type | None = None) -> dict[str, Any] | None:
+        return None if obj is None else orjson.loads(obj.body_tree_json)
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One step of a flow; translations share every setting with the source step."""
 
@@ -88,7 +121,7 @@ class Step:
     title: str
     body_markdown: str = ""
     body_html: str = ""
-    body_tree: Mapping[str, Any] = field(default_factory=lambda: {"type": "doc", "children": []})
+    body_tree: InitVar[Mapping[str, Any] | None] = _Tree()
     scope: Scope = "user"
     roles: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
@@ -97,6 +130,11 @@ class Step:
     completes_on: str | None = None
     cta: Mapping[str, str] | None = None
     tour: Mapping[str, str | None] | None = None
+    body_tree_json: bytes = field(default=EMPTY_TREE, repr=False)
+
+    def __post_init__(self, body_tree: Mapping[str, Any] | None) -> None:
+        if body_tree is not None:
+            object.__setattr__(self, "body_tree_json", pack_tree(body_tree))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,9 +160,9 @@ class Step:
             title=data["title"],
             body_markdown=data.get("body_markdown", ""),
             body_html=data.get("body_html", ""),
-            body_tree=data.get("body_tree") or {"type": "doc", "children": []},
+            body_tree_json=pack_tree(data.get("body_tree")),
             scope=data.get("scope", "user"),
-            roles=tuple(data.get("roles", ())),
+            roles=_intern(data.get("roles", ())),
             requires=tuple(data.get("requires", ())),
             optional=bool(data.get("optional", False)),
             skippable=bool(data.get("skippable", True)),
@@ -134,7 +172,7 @@ class Step:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """One content item in one locale, fully rendered.
 
@@ -155,7 +193,7 @@ class Item:
     draft: bool = False
     body_markdown: str = ""
     body_html: str = ""
-    body_tree: Mapping[str, Any] = field(default_factory=lambda: {"type": "doc", "children": []})
+    body_tree: InitVar[Mapping[str, Any] | None] = _Tree()
     steps: tuple[Step, ...] = ()
     questions: tuple[Question, ...] = ()
     starts: str | None = None
@@ -164,6 +202,11 @@ class Item:
     source_path: str = ""
     source_hash: str = ""
     revision: int = 0
+    body_tree_json: bytes = field(default=EMPTY_TREE, repr=False)
+
+    def __post_init__(self, body_tree: Mapping[str, Any] | None) -> None:
+        if body_tree is not None:
+            object.__setattr__(self, "body_tree_json", pack_tree(body_tree))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -201,18 +244,18 @@ class Item:
     def from_dict(cls, data: Mapping[str, Any]) -> Item:
         return cls(
             id=data["id"],
-            kind=data["kind"],
-            locale=data["locale"],
+            kind=sys.intern(data["kind"]),
+            locale=sys.intern(data["locale"]),
             title=data["title"],
             summary=data["summary"],
-            phase=data["phase"],
-            tags=tuple(data.get("tags", ())),
+            phase=sys.intern(data["phase"]),
+            tags=_intern(data.get("tags", ())),
             audience=Audience.from_dict(data.get("audience", {})),
-            contexts=tuple(data.get("contexts", ())),
+            contexts=_intern(data.get("contexts", ())),
             draft=bool(data.get("draft", False)),
             body_markdown=data.get("body_markdown", ""),
             body_html=data.get("body_html", ""),
-            body_tree=data.get("body_tree") or {"type": "doc", "children": []},
+            body_tree_json=pack_tree(data.get("body_tree")),
             steps=tuple(Step.from_dict(s) for s in data.get("steps", ())),
             questions=tuple(Question.from_dict(q) for q in data.get("questions", ())),
             starts=data.get("starts"),

@@ -17,7 +17,7 @@ import yaml
 from markdown_it.token import Token
 
 from api.content import render
-from api.content.model import Problem
+from api.content.model import EMPTY_TREE, Problem, pack_tree
 from api.content.spec import (
     ID_HELP,
     ID_RE,
@@ -57,9 +57,12 @@ class Job:
 
 @dataclass
 class Body:
+    """A rendered body; the tree is compact JSON, as items keep it (and cheap to send back from
+    a worker process, where a tree of dicts costs more to unpickle than to render)."""
+
     markdown: str = ""
     html: str = ""
-    tree: dict[str, Any] = field(default_factory=render.empty_tree)
+    tree_json: bytes = EMPTY_TREE
 
 
 @dataclass
@@ -257,7 +260,7 @@ def _segment(job: Job, tokens: Sequence[Token], lines: Sequence[str], env: dict[
     markdown = "\n".join(lines).strip("\n")
     if not job.render:
         return Body(markdown)
-    return Body(markdown, render.to_html(tokens, env), render.to_tree(tokens))
+    return Body(markdown, render.to_html(tokens, env), pack_tree(render.to_tree(tokens)))
 
 
 def _steps(

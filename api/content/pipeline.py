@@ -1,24 +1,25 @@
 """Content directory to validated, rendered items: `check` and `build`.
 
 Reading files is the only I/O. Each file is hashed first; a file whose hash is in the cache
-is not parsed again, so republishing after one edit costs one parse. Cold builds of many
-files are spread over worker processes.
+is not parsed again, so republishing after one edit costs one parse. A build right after a
+check reuses what the check parsed, so the usual "check, then publish" parses each file once.
+Cold builds of many files are spread over worker processes (`pool`).
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from api.content.model import Audience, Item, Problem, Question, Step
 from api.content.parse import Job, Parsed, parse_file
+from api.content.pool import parse_all
 from api.content.validate import Shape, Summary, check_translation, cross_check, involved
 
 DEFAULT_LOCALE = "en"
@@ -26,6 +27,7 @@ DEFAULT_LOCALE = "en"
 FORMAT = b"heed-content/1\n"
 PARALLEL_MIN = 200  # below this many files to parse, worker start-up costs more than it saves
 
+T = TypeVar("T")
 _TRANSLATION = re.compile(r"^(?P<stem>.+)\.(?P<locale>[A-Za-z]{2}(?:-[A-Za-z0-9]{2,8})?)\.md$")
 
 
@@ -112,8 +114,17 @@ def check(
     default_locale: str = DEFAULT_LOCALE,
     workers: int | None = None,
 ) -> list[Problem]:
-    """Every problem in the content directory, sorted by file and position (empty: valid)."""
-    return _run(root, include_drafts, default_locale, workers, None, render=False).problems
+    """Every problem in the content directory, sorted by file and position (empty: valid).
+
+    The files are rendered too, and kept until the next `build` in this process, which then
+    parses none of the files that are still the same (checking before publishing is the usual
+    order, and parsing is the expensive part of both).
+    """
+    result, fresh = _run(
+        root, include_drafts, default_locale, workers, None, _take_checked(), assemble=False
+    )
+    _keep_checked(fresh)
+    return result.problems
 
 
 def build(
@@ -131,7 +142,9 @@ def build(
     its revision while its hash is unchanged and moves to revision + 1 when it changes; new
     items start at 1. `cache` (source_hash → item) is read and refreshed in place.
     """
-    result = _run(root, include_drafts, default_locale, workers, cache, render=True)
+    result, _ = _run(
+        root, include_drafts, default_locale, workers, cache, _take_checked(), assemble=True
+    )
     if result.problems:
         return result
     previous = previous or {}
@@ -139,7 +152,7 @@ def build(
     for key, item in result.items.items():
         last = previous.get(key)
         revision = 1 if last is None else last[1] if last[0] == item.source_hash else last[1] + 1
-        items[key] = replace(item, revision=revision)
+        items[key] = _replace(item, revision=revision)
     return Build(items, [], content_hash(items.values()))
 
 
@@ -149,31 +162,62 @@ def content_hash(items: Iterable[Item]) -> str:
     return hashlib.sha256("\n".join("\t".join(e) for e in entries).encode()).hexdigest()
 
 
+# What a file's parse depends on: where it is shown, its locale, its source, and its bytes
+# (the source hash covers them and, for a translation, its source's bytes).
+_ParseKey = tuple[str, str, str | None, str]
+_checked: dict[_ParseKey, Parsed] = {}
+_checked_lock = threading.Lock()
+
+
+def _keep_checked(fresh: dict[_ParseKey, Parsed]) -> None:
+    global _checked
+    with _checked_lock:
+        _checked = fresh
+
+
+def _take_checked() -> dict[_ParseKey, Parsed]:
+    """The last check's parses, handed over once: memory is not held past the next build."""
+    global _checked
+    with _checked_lock:
+        taken, _checked = _checked, {}
+    return taken
+
+
 def _run(
     root: str | Path,
     include_drafts: bool,
     default_locale: str,
     workers: int | None,
     cache: dict[str, Item] | None,
+    checked: Mapping[_ParseKey, Parsed],
     *,
-    render: bool,
-) -> Build:
+    assemble: bool,
+) -> tuple[Build, dict[_ParseKey, Parsed]]:
+    """Check (and, if asked and valid, assemble) the directory; also returns the files it
+    parsed, by parse key, for a later build to reuse. Parses found in `checked` are reused."""
     files, problems = discover(root, default_locale)
     by_rel = {f.rel: f for f in files}
     hashes: dict[str, str] = {}
     for f in sorted(files, key=lambda f: f.source is not None):  # sources first
         hashes[f.rel] = source_hash(f.data, hashes.get(f.source) if f.source else None)
     cached = {f.rel: cache[hashes[f.rel]] for f in files if cache and hashes[f.rel] in cache}
-    jobs = [_job(f, by_rel, render) for f in files if f.rel not in cached]
-    parsed = {p.path: p for p in _parse_all(jobs, workers)}
-    fresh = {f.rel: parsed[f.shown] for f in files if f.shown in parsed}
+    keys = {f.rel: _parse_key(f, hashes[f.rel]) for f in files if f.rel not in cached}
+    fresh = {rel: checked[key] for rel, key in keys.items() if key in checked}
+    todo = [rel for rel in keys if rel not in fresh]
+    jobs = [_job(by_rel[rel], by_rel, render=True) for rel in todo]
+    fresh.update(zip(todo, _parse_all(jobs, workers), strict=True))
+    parses = {keys[rel]: parsed for rel, parsed in fresh.items()}
     problems += _validate(files, by_rel, fresh, cached, include_drafts)
-    if problems or not render:
-        return Build({}, sorted(set(problems)), "")
+    if problems or not assemble:
+        return Build({}, sorted(set(problems)), ""), parses
     items = _assemble(files, fresh, cached, hashes, cache)
     if not include_drafts:
         items = {key: item for key, item in items.items() if not item.draft}
-    return Build(items, [], "")
+    return Build(items, [], ""), parses
+
+
+def _parse_key(f: SourceFile, digest: str) -> _ParseKey:
+    return (f.shown, f.locale, f.source, digest)
 
 
 def _validate(
@@ -222,7 +266,7 @@ def _assemble(
     for f in sorted(files, key=lambda f: f.source is not None):  # sources first
         digest = hashes[f.rel]
         if f.rel in cached:
-            item = replace(cached[f.rel], source_path=f.rel)
+            item = _replace(cached[f.rel], source_path=f.rel)
         elif f.source is None:
             item = _source_item(fresh[f.rel], f.rel, digest)
         else:
@@ -232,7 +276,7 @@ def _assemble(
         items[item.key] = item
     if cache is not None:
         cache.clear()
-        cache.update((item.source_hash, replace(item, revision=0)) for item in items.values())
+        cache.update((item.source_hash, _replace(item, revision=0)) for item in items.values())
     return items
 
 
@@ -252,14 +296,7 @@ def _parse_all(jobs: Sequence[Job], workers: int | None) -> list[Parsed]:
     count = workers if workers is not None else min(os.cpu_count() or 1, 8)
     if count <= 1 or len(jobs) < PARALLEL_MIN:
         return [parse_file(job) for job in jobs]
-    # spawn, not fork: the caller may be a threaded server, and forking threads can deadlock
-    context = multiprocessing.get_context("spawn")
-    chunk = max(1, len(jobs) // (count * 4))
-    try:
-        with ProcessPoolExecutor(count, mp_context=context) as pool:
-            return list(pool.map(parse_file, jobs, chunksize=chunk))
-    except (OSError, BrokenProcessPool):  # no processes allowed here: do it in this one
-        return [parse_file(job) for job in jobs]
+    return parse_all(jobs, count)
 
 
 def _source_item(p: Parsed, rel: str, digest: str) -> Item:
@@ -271,7 +308,7 @@ def _source_item(p: Parsed, rel: str, digest: str) -> Item:
             title=s.title,
             body_markdown=s.body.markdown,
             body_html=s.body.html,
-            body_tree=s.body.tree,
+            body_tree_json=s.body.tree_json,
             scope=s.settings["scope"],
             roles=s.settings.get("roles", ()),
             requires=s.settings.get("requires", ()),
@@ -301,7 +338,7 @@ def _source_item(p: Parsed, rel: str, digest: str) -> Item:
         draft=meta.get("draft", False),
         body_markdown=p.body.markdown,
         body_html=p.body.html,
-        body_tree=p.body.tree,
+        body_tree_json=p.body.tree_json,
         steps=steps,
         questions=tuple(
             Question(q["id"], q["type"], q["prompt"], q.get("options", ()))
@@ -328,12 +365,12 @@ def _tour(tour: Mapping[str, str] | None) -> dict[str, str | None] | None:
 def _translation_item(p: Parsed, source: Item, rel: str, digest: str) -> Item:
     """The source item with the translated title, summary, bodies and question texts."""
     steps = tuple(
-        replace(
+        _replace(
             base,
             title=t.title,
             body_markdown=t.body.markdown,
             body_html=t.body.html,
-            body_tree=t.body.tree,
+            body_tree_json=t.body.tree_json,
         )
         for base, t in zip(source.steps, p.steps, strict=True)
     )
@@ -351,20 +388,26 @@ def _translation_item(p: Parsed, source: Item, rel: str, digest: str) -> Item:
     cta_links = [
         s.cta["url"][5:] for s in source.steps if s.cta and s.cta["url"].startswith("heed:")
     ]
-    return replace(
+    return _replace(
         source,
         locale=p.locale,
         title=p.meta["title"],
         summary=p.meta["summary"],
         body_markdown=p.body.markdown,
         body_html=p.body.html,
-        body_tree=p.body.tree,
+        body_tree_json=p.body.tree_json,
         steps=steps,
         questions=questions,
         links=_unique([*(target for target, _, _ in p.links), *cta_links]),
         source_path=rel,
         source_hash=digest,
     )
+
+
+def _replace(obj: T, **changes: Any) -> T:
+    """`dataclasses.replace` for items and steps, keeping the stored body tree as it is (plain
+    `replace` would decode it and pass it back to be encoded, or over a new `body_tree_json`)."""
+    return replace(obj, body_tree=None, **changes)
 
 
 def _unique(values: Iterable[str]) -> tuple[str, ...]:

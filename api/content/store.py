@@ -21,6 +21,7 @@ from api.content.pipeline import build
 from api.db.models import ContentRevision, Release, ReleaseItem
 
 RELEASE_CHANNEL = "heed_release"
+LOAD_BATCH = 100  # payload rows decoded at a time when loading a release
 
 
 @dataclass(frozen=True)
@@ -121,11 +122,25 @@ async def _render_cache() -> dict[str, Item]:
     latest = await Release.all().order_by("-number").first()
     if latest is None:
         return {}
-    payloads = await ContentRevision.filter(releases__release_id=latest.number).values_list(
-        "payload", flat=True
-    )
-    items = (Item.from_dict(payload) for payload in payloads)  # type: ignore[arg-type]
-    return {item.source_hash: item for item in items}
+    return {item.source_hash: item for item in await _release_items(latest.number)}
+
+
+async def _release_items(number: int) -> list[Item]:
+    """A release's items, read a batch of rows at a time: a decoded payload is several times
+    the size of the item made from it, and a worker's memory stays near its highest mark."""
+    items: list[Item] = []
+    after = 0
+    while True:
+        rows = (
+            await ContentRevision.filter(releases__release_id=number, id__gt=after)
+            .order_by("id")
+            .limit(LOAD_BATCH)
+            .values_list("id", "payload")
+        )
+        items += [Item.from_dict(payload) for _, payload in rows]  # type: ignore[arg-type]
+        if len(rows) < LOAD_BATCH:
+            return items
+        after = rows[-1][0]
 
 
 async def _revision_ids(items: list[Item], connection: object) -> list[int]:
@@ -153,13 +168,8 @@ async def load_release(
     release = await query.order_by("-number").first()
     if release is None:
         return None
-    payloads = await ContentRevision.filter(releases__release_id=release.number).values_list(
-        "payload", flat=True
-    )
     catalog = Catalog(
-        (Item.from_dict(payload) for payload in payloads),  # type: ignore[arg-type]
-        default_locale=default_locale,
-        fallback=fallback,
+        await _release_items(release.number), default_locale=default_locale, fallback=fallback
     )
     return LiveRelease(release.number, release.content_hash, release.created_at, catalog)
 
