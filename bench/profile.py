@@ -1,7 +1,8 @@
 """`python -m bench.profile [SCENARIO…]`: where a scenario's time goes in the served worker.
 
 Seeds the small dataset, serves it as the benchmark does, and samples the worker with py-spy
-(`pip install py-spy`) while wrk drives one scenario. Writes the folded stacks (for any flame
+(`pip install py-spy`) while wrk drives one scenario; the CPU the worker and Postgres used
+(percent of one core) tells which of them limits the scenario. Writes the folded stacks (for any flame
 graph tool) and a top list of functions by own and inclusive time to bench/results/.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import secrets
 import shutil
@@ -75,6 +77,28 @@ def summarize(folded: str, top: int = 30) -> str:
     )
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU the processes have used so far, from /proc."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue  # a process that ended meanwhile
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    return [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and (entry / "comm").exists()
+        and (entry / "comm").read_text().strip().startswith("postgres")
+    ]
+
+
 def find_py_spy() -> str:
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
@@ -126,6 +150,8 @@ async def profile(spy: str, names: list[str], seconds: float, orgs: int) -> None
                     run_wrk(wrk, f"{server.url}/graphql", tokens, body, 2, steps=plan.steps)
                     raw = work / f"{case.name}.folded"
                     sampler = start_sampler(spy, server.process.pid, seconds, raw)
+                    database = postgres_pids()
+                    cpu_before = (cpu_seconds(server.pids()), cpu_seconds(database))
                     figures = run_wrk(
                         wrk,
                         f"{server.url}/graphql",
@@ -135,6 +161,10 @@ async def profile(spy: str, names: list[str], seconds: float, orgs: int) -> None
                         steps=plan.steps,
                         key_prefix=f"profile-{secrets.token_hex(4)}",
                     )
+                    worker_cpu = cpu_seconds(server.pids()) - cpu_before[0]
+                    database_cpu = cpu_seconds(database) - cpu_before[1]
+                    figures["worker_cpu_percent"] = round(100 * worker_cpu / seconds)
+                    figures["postgres_cpu_percent"] = round(100 * database_cpu / seconds)
                     sampler.wait(timeout=seconds + 30)
                     folded = raw.read_text() if raw.exists() else ""
                     (RESULTS / f"profile-{case.name}.folded").write_text(folded)

@@ -18,7 +18,6 @@ from tortoise.transactions import in_transaction
 
 from api.content import Item
 from api.context import Context
-from api.db.models import HelpRequest
 from api.progress.engine import (
     Action,
     ActionError,
@@ -48,6 +47,7 @@ from api.progress.store import (
     mark_flow_completed,
     record_event,
     remember_outcome,
+    resolve_help_requests,
     set_step_state,
 )
 from resolvers.content import Audience, viewer_locale
@@ -482,13 +482,14 @@ async def _after_change(
         connection,
     )
     if event_name == "step.completed":
-        resolved = HelpRequest.filter(
-            organization_id=ref.organization_pk, flow_id=flow.id, step_id=step_id, status="open"
-        )
-        if owner_key != ORG_KEY:
-            resolved = resolved.filter(invitee_id=ref.member_pk)
-        await resolved.using_db(connection).update(
-            status="done", resolved_at=now, resolved_by_id=ref.member_pk
+        await resolve_help_requests(
+            ref.organization_pk,
+            flow.id,
+            step_id,
+            ref.member_pk,
+            now,
+            connection,
+            invitee_pk=None if owner_key == ORG_KEY else ref.member_pk,
         )
         await _record_completion(context, flow, state, now, connection)
     notice = {

@@ -9,17 +9,25 @@ step at once record it exactly once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.content.model import Item
-from api.db.models import Event, IdempotentResult, Member, Organization, StepState
+from api.db.models import Event, HelpRequest, IdempotentResult, Member, Organization, StepState
 from api.progress.engine import FlowDef, FlowRecord, Mark, Scope, StepDef
 from api.progress.engine import Member as EngineMember
 
 ORG_KEY = ""
 FLOW_ROW = ""
+
+# Column conversions for the hand-written statements, as Tortoise does them on each database.
+_AT = StepState._meta.fields_map["at"]
+_ROLES = Member._meta.fields_map["roles"]
+_PROPERTIES = Event._meta.fields_map["properties"]
+_CREATED_AT = Event._meta.fields_map["created_at"]
+_OUTCOME = IdempotentResult._meta.fields_map["outcome"]
+_RESOLVED_AT = HelpRequest._meta.fields_map["resolved_at"]
 
 
 def flow_definition(item: Item) -> FlowDef:
@@ -109,16 +117,39 @@ STATE_COLUMNS = (
 )
 
 
+_STATE_SQL = (
+    "SELECT member_key, flow_id, step_id, state, by_member_id, flow_revision, at, assignee_id"
+    " FROM step_state WHERE organization_id = $1"  # STATE_COLUMNS, in order
+)
+
+
 async def load_state_rows(
     organization_pk: int, member_key: str | None = None, connection: Any = None
 ) -> list[tuple[Any, ...]]:
     """The organization's rows for one viewer (their own and the organization's), or all."""
-    query = StepState.filter(organization_id=organization_pk)
-    if member_key is not None:
-        query = query.filter(member_key__in=(ORG_KEY, member_key))
-    if connection is not None:
-        query = query.using_db(connection)
-    return await query.values_list(*STATE_COLUMNS)  # type: ignore[return-value]
+    if member_key is None:
+        rows = await _fetch(_STATE_SQL, [organization_pk], connection)
+    else:
+        sql = _STATE_SQL + " AND member_key IN ('', $2)"
+        rows = await _fetch(sql, [organization_pk, member_key], connection)
+    return [_state_row(row) for row in rows]
+
+
+def _state_row(row: Sequence[Any]) -> tuple[Any, ...]:
+    """A step_state row as Tortoise would give it (SQLite hands back datetimes as text)."""
+    return (*row[:6], _AT.to_python_value(row[6]), row[7])
+
+
+async def _fetch(sql: str, values: list[Any], connection: Any = None) -> list[Sequence[Any]]:
+    """Rows of a hand-written statement: the hottest reads skip Tortoise's query building."""
+    connection = connection or StepState._meta.db
+    _, rows = await connection.execute_query(_dialect_sql(connection, sql), values)
+    return list(rows)
+
+
+async def _execute(sql: str, values: list[Any], connection: Any = None) -> None:
+    connection = connection or StepState._meta.db
+    await connection.execute_query(_dialect_sql(connection, sql), values)
 
 
 async def load_viewer_state(
@@ -160,13 +191,13 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
 
 
 async def load_members(organization_pk: int) -> list[MemberRow]:
-    rows = (
-        await Member.filter(organization_id=organization_pk)
-        .order_by("id")
-        .values_list("id", "external_id", "name", "email", "locale", "roles")
+    rows = await _fetch(
+        "SELECT id, external_id, name, email, locale, roles FROM member"
+        " WHERE organization_id = $1 ORDER BY id",
+        [organization_pk],
     )
     return [
-        MemberRow(pk, ext, name, email, locale, tuple(roles or ()))
+        MemberRow(pk, ext, name, email, locale, tuple(_ROLES.to_python_value(roles) or ()))
         for pk, ext, name, email, locale, roles in rows
     ]
 
@@ -180,8 +211,7 @@ async def bump_state_version(organization_pk: int, connection: Any = None) -> No
     neither records the flow's completion). Outside one, it comes after the writes it
     announces, so no reader can cache the old state under the new version.
     """
-    connection = connection or Organization._meta.db
-    await connection.execute_query(_dialect_sql(connection, _BUMP_SQL), [organization_pk])
+    await _execute(_BUMP_SQL, [organization_pk], connection)
 
 
 def _dialect_sql(connection: Any, sql: str) -> str:
@@ -207,18 +237,11 @@ async def load_versioned_viewer_state(
     may be cached under that version. A request that finds its answer cached spends only
     this statement.
     """
-    connection = StepState._meta.db
-    _, rows = await connection.execute_query(
-        _dialect_sql(connection, _VERSIONED_STATE_SQL), [organization_pk, member_key]
-    )
+    rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key])
     if not rows:
         raise LookupError(f"organization {organization_pk} does not exist")
-    at_field = StepState._meta.fields_map["at"]
     version = int(rows[0][0])
-    state_rows = [
-        (*row[1:7], at_field.to_python_value(row[7]), row[8]) for row in rows if row[1] is not None
-    ]
-    return version, viewer_state(state_rows)
+    return version, viewer_state(_state_row(row[1:]) for row in rows if row[1] is not None)
 
 
 _SET_STEP_STATE_SQL = (
@@ -248,7 +271,7 @@ async def set_step_state(
     One conditional upsert: when two requests race, exactly one of them changes the row.
     """
     assert 1 <= len(unless) <= 2
-    at_value = StepState._meta.fields_map["at"].to_db_value(at, StepState)
+    at_value = _AT.to_db_value(at, StepState)
     # execute_query_dict: Tortoise's asyncpg execute_query misreads an INSERT's row count.
     moved = await connection.execute_query_dict(
         _dialect_sql(connection, _SET_STEP_STATE_SQL),
@@ -362,14 +385,42 @@ async def record_event(
     properties: Mapping[str, Any],
     connection: Any,
 ) -> None:
-    await Event.create(
-        organization_id=organization_pk,
-        member_id=member_pk,
-        kind=kind,
-        name=name,
-        properties=dict(properties),
-        using_db=connection,
+    await _execute(
+        "INSERT INTO event (organization_id, member_id, kind, name, properties, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            organization_pk,
+            member_pk,
+            kind,
+            name,
+            _PROPERTIES.to_db_value(dict(properties), Event),
+            _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), Event),
+        ],
+        connection,
     )
+
+
+async def resolve_help_requests(
+    organization_pk: int,
+    flow_id: str,
+    step_id: str,
+    by_pk: int,
+    at: dt.datetime,
+    connection: Any,
+    *,
+    invitee_pk: int | None,
+) -> None:
+    """Open requests for a step are done once it is done (for a member's own step, only the
+    ones addressed to that member)."""
+    sql = (
+        "UPDATE help_request SET status = 'done', resolved_at = $1, resolved_by_id = $2"
+        " WHERE organization_id = $3 AND flow_id = $4 AND step_id = $5 AND status = 'open'"
+    )
+    values = [_RESOLVED_AT.to_db_value(at, HelpRequest), by_pk, organization_pk, flow_id, step_id]
+    if invitee_pk is not None:
+        sql += " AND invitee_id = $6"
+        values.append(invitee_pk)
+    await _execute(sql, values, connection)
 
 
 async def idempotent_outcome(
@@ -377,14 +428,17 @@ async def idempotent_outcome(
 ) -> dict[str, Any] | None:
     if not key:
         return None
-    row = await IdempotentResult.get_or_none(
-        organization_id=organization_pk, member_key=member_key, key=key
+    rows = await _fetch(
+        "SELECT operation, outcome FROM idempotent_result"
+        " WHERE organization_id = $1 AND member_key = $2 AND key = $3",
+        [organization_pk, member_key, key],
     )
-    if row is None:
+    if not rows:
         return None
-    if row.operation != operation:
-        return {"conflict": row.operation}
-    return row.outcome  # type: ignore[no-any-return]
+    stored_operation, outcome = rows[0]
+    if stored_operation != operation:
+        return {"conflict": stored_operation}
+    return _OUTCOME.to_python_value(outcome)  # type: ignore[no-any-return]
 
 
 async def remember_outcome(
@@ -395,14 +449,21 @@ async def remember_outcome(
     outcome: Mapping[str, Any],
     connection: Any,
 ) -> None:
+    """Raises IntegrityError when the same key was remembered first (a concurrent retry)."""
     if key:
-        await IdempotentResult.create(
-            organization_id=organization_pk,
-            member_key=member_key,
-            key=key,
-            operation=operation,
-            outcome=dict(outcome),
-            using_db=connection,
+        await _execute(
+            "INSERT INTO idempotent_result"
+            " (organization_id, member_key, key, operation, outcome, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            [
+                organization_pk,
+                member_key,
+                key,
+                operation,
+                _OUTCOME.to_db_value(dict(outcome), IdempotentResult),
+                _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), IdempotentResult),
+            ],
+            connection,
         )
 
 
