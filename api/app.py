@@ -75,7 +75,9 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = await open_database(settings.database_url, migrate=False)
+        database = await open_database(
+            settings.database_url, migrate=False, pool_size=settings.database_pool_size
+        )
         listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
         schema = build_schema(settings.limits, introspection=not settings.is_production)
         runtime = Runtime(

@@ -48,6 +48,7 @@ class Settings:
     locale_fallback: bool = True
     release_poll_seconds: float = 2.0
     answer_cache_mb: int = 32
+    database_pool_size: int = 16
     limits: Limits = field(default_factory=Limits)
 
     @property
@@ -105,6 +106,7 @@ class Settings:
             locale_fallback=_flag(env, "HEED_LOCALE_FALLBACK", True),
             release_poll_seconds=_positive_int(env, "HEED_RELEASE_POLL_SECONDS", 2),
             answer_cache_mb=_positive_int(env, "HEED_ANSWER_CACHE_MB", 32),
+            database_pool_size=_positive_int(env, "HEED_DB_POOL_SIZE", 16),
             limits=Limits(
                 max_depth=_positive_int(env, "HEED_MAX_DEPTH", Limits.max_depth),
                 max_aliases=_positive_int(env, "HEED_MAX_ALIASES", Limits.max_aliases),

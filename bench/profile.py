@@ -2,8 +2,9 @@
 
 Seeds the small dataset, serves it as the benchmark does, and samples the worker with py-spy
 (`pip install py-spy`) while wrk drives one scenario; the CPU the worker and Postgres used
-(percent of one core) tells which of them limits the scenario. Writes the folded stacks (for any flame
-graph tool) and a top list of functions by own and inclusive time to bench/results/.
+(percent of one core) tells which of them limits the scenario. Writes the folded stacks (for
+any flame graph tool) and a top list of functions by own and inclusive time to
+bench/results/.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ async def prepare(plan: Plan, size: str, orgs: int, cases: list[Scenario]) -> Da
     return dataset
 
 
-def measure(dataset: Dataset, case: Scenario, seconds: float, warm_seconds: float) -> None:
+async def measure(dataset: Dataset, case: Scenario, seconds: float, warm_seconds: float) -> None:
     plan, server = dataset.plan, dataset.server
     assert server is not None
     body = plan.work / f"{case.name}.json"
@@ -102,6 +102,8 @@ def measure(dataset: Dataset, case: Scenario, seconds: float, warm_seconds: floa
         tokens, start = dataset.pools.write_file, dataset.written
     else:
         tokens, start = dataset.pools.read_file, 0
+        if case.seen_before:
+            await warm_members(server, dataset.pools.read, case.body())
         run_wrk(plan.wrk, url, tokens, body, warm_seconds, key_prefix=prefix + "w")
     result = run_wrk(
         plan.wrk, url, tokens, body, seconds, steps=plan.steps, key_prefix=prefix, start=start
@@ -155,7 +157,7 @@ async def run_load(plan: Plan, large_url: str, rounds: int, result: dict[str, An
             say(f"round {n + 1} of {rounds}")
             for case in cases:
                 for dataset in datasets:
-                    measure(dataset, case, plan.seconds, plan.warm_seconds)
+                    await measure(dataset, case, plan.seconds, plan.warm_seconds)
         for dataset in datasets:
             result["datasets"][dataset.size] = figures(dataset)
         large = datasets[-1]

@@ -139,14 +139,17 @@ def member_pools(plan: Plan, size: str, orgs: int) -> Pools:
     return Pools(read_file, write_file, read, write, sql_write)
 
 
-async def warm_members(server: Server, tokens: list[str]) -> None:
-    """First sight of every member the load will use, as on a worker that has been running."""
+async def warm_members(
+    server: Server, tokens: list[str], body: bytes = b'{"query": "{ __typename }"}'
+) -> None:
+    """One request from every member the load will use, as on a worker that has been running:
+    by default their first sight; with a scenario's body, their previous page load."""
     gate = asyncio.Semaphore(CONNECTIONS)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
 
         async def one(token: str) -> None:
             async with gate:
-                await post(client, token, b'{"query": "{ __typename }"}')
+                await post(client, token, body)
 
         await asyncio.gather(*(one(token) for token in tokens))
 

@@ -40,7 +40,11 @@ def using(database: TortoiseContext) -> Iterator[TortoiseContext]:
         _current_context.reset(token)
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
+def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str, Any]:
+    """Tortoise's configuration; `pool_size` caps a Postgres worker's connections (Tortoise's
+    default of 5 queues concurrent requests behind each other's transactions)."""
+    if pool_size and is_postgres(database_url) and "maxsize=" not in database_url:
+        database_url += ("&" if "?" in database_url else "?") + f"maxsize={pool_size}"
     return {
         "connections": {"default": database_url},
         "apps": {
@@ -64,13 +68,15 @@ def _ensure_sqlite_folder(database_url: str) -> None:
         Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
 
 
-async def open_database(database_url: str, *, migrate: bool = True) -> TortoiseContext:
+async def open_database(
+    database_url: str, *, migrate: bool = True, pool_size: int | None = None
+) -> TortoiseContext:
     """Connect (and by default bring the schema up to date); the caller closes the context."""
     _ensure_sqlite_folder(database_url)
     ctx = TortoiseContext()
     with using(ctx):
         try:
-            await ctx.init(config=tortoise_config(database_url))
+            await ctx.init(config=tortoise_config(database_url, pool_size))
             if migrate:
                 await apply_migrations(ctx)
             else:
