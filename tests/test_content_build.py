@@ -284,10 +284,10 @@ async def test_a_release_loads_a_batch_of_rows_at_a_time(
         await database.close_connections()
     assert release is not None
     assert release.number == published.number
-    built = build(root, previous={})
-    assert sorted(release.catalog, key=lambda i: i.key) == sorted(
-        built.items.values(), key=lambda i: i.key
-    )
+    built = build(root).items
+    assert len(release.catalog) == len(built)
+    for item in release.catalog:  # as dicts: Postgres (jsonb) reorders the keys of a tree
+        assert item.to_dict() == built[item.key].to_dict()
 
 
 def test_cached_files_involved_in_problems_get_exact_positions(root: Path) -> None:

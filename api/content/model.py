@@ -11,7 +11,7 @@ documents take several times the memory of their JSON.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal
 
@@ -30,9 +30,9 @@ def pack_tree(tree: Mapping[str, Any] | None) -> bytes:
     return bytes(memoryview(orjson.dumps(tree))) if tree else EMPTY_TREE
 
 
-def _intern(values: Any) -> tuple[str, ...]:
-    """Role, tag and locale names recur across items: one copy of each per worker."""
-    return tuple(sys.intern(str(v)) for v in values)
+def _intern(values: Iterable[str]) -> tuple[str, ...]:
+    """Role, tag and context names recur across items: one copy of each per worker."""
+    return tuple(sys.intern(v) for v in values)
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -105,8 +105,9 @@ class Question:
 class _Tree:
     """`body_tree`: a mapping given to the constructor, kept as `body_tree_json`, decoded on read.
 
-    Read on the class it is None, the constructor's default ("no tree given": `replace`
-    passes `body_tree=None` to keep the stored JSON without decoding it).
+    On the class it reads None, the constructor's default: "no tree given, keep
+    `body_tree_json`". `dataclasses.replace` passes the decoded tree back unless it is given
+    `body_tree=None`, which it must be when it replaces `body_tree_json`.
     """
 
     def __get__(self, obj: Step | Item | None, owner: type | None = None) -> dict[str, Any] | None:
