@@ -127,7 +127,8 @@ async def _render_cache() -> dict[str, Item]:
 
 async def _release_items(number: int) -> list[Item]:
     """A release's items, read a batch of rows at a time: a decoded payload is several times
-    the size of the item made from it, and a worker's memory stays near its highest mark."""
+    the size of the item made from it, and a worker's memory stays near its highest mark.
+    A release's rows never change once committed, so the batches need no transaction."""
     items: list[Item] = []
     after = 0
     while True:
