@@ -17,6 +17,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.content import Item
+from api.content.model import Step as ContentStep
 from api.context import Context
 from api.progress.engine import (
     Action,
@@ -84,11 +85,15 @@ class StepObject:
     tour: Any
     body_markdown: str
     body_html: str
-    body_tree: Any
+    content: ContentStep  # what the writer wrote, for fields decoded only when asked
     candidates: list[MemberView]
     completed_by: MemberView | None
     completed_at: dt.datetime | None
     assignee: MemberView | None
+
+    @property
+    def body_tree(self) -> Any:
+        return self.content.body_tree
 
 
 @dataclass
@@ -189,7 +194,7 @@ def build_step(
         tour=step.tour,
         body_markdown=step.body_markdown,
         body_html=step.body_html,
-        body_tree=step.body_tree,
+        content=step,
         candidates=[member_view(by_id[c]) for c in view.candidates if c in by_id],
         completed_by=member_view(done_by) if done_by else None,
         completed_at=view.done_at,

@@ -116,6 +116,18 @@ async def test_a_help_request_reaches_the_cached_invitee_at_once(
     assert body["data"]["viewer"]["helpRequests"] == [{"id": request_id}]
 
 
+async def test_step_bodies_come_in_every_form(client: httpx.AsyncClient) -> None:
+    """Step trees are decoded only when asked for: asked for, they are the whole body."""
+    ann = Team("bodies").add("ann", "admin")
+    body = await graphql(
+        client, '{ flow(id: "reception-setup") { steps { bodyMarkdown bodyHtml bodyTree } } }', ann
+    )
+    first = body["data"]["flow"]["steps"][0]
+    assert first["bodyMarkdown"]
+    assert "<p>" in first["bodyHtml"]
+    assert first["bodyTree"]["children"], first["bodyTree"]
+
+
 async def test_variables_and_operations_are_part_of_the_question(
     client: httpx.AsyncClient,
 ) -> None:
