@@ -211,18 +211,21 @@ def evaluate(
         flow,
         state.marks.get(flow.id, ()),
         engine_viewer(context),
-        [member.engine() for member in members],
+        [member.engine for member in members],
         record,
     )
     return flow, view
 
 
-async def flows(context: Context, locale: str | None, phase: str | None) -> list[FlowObject]:
+async def flows(
+    context: Context, locale: str | None, phase: str | None, flow_id: str | None = None
+) -> list[FlowObject]:
+    """The viewer's flows (of one phase, or the one with `flow_id`), evaluated."""
     state = await context.loaders.viewer_state()
     members = await context.loaders.members()
     result = []
     for item in visible_flows(context, state, locale):
-        if phase is not None and item.phase != phase:
+        if (phase is not None and item.phase != phase) or flow_id not in (None, item.id):
             continue
         flow, view = evaluate(context, item, state, members)
         record = state.record(flow, context.member.member_id)
@@ -231,7 +234,7 @@ async def flows(context: Context, locale: str | None, phase: str | None) -> list
 
 
 async def flow(context: Context, flow_id: str, locale: str | None) -> FlowObject | None:
-    return next((f for f in await flows(context, locale, None) if f.id == flow_id), None)
+    return next(iter(await flows(context, locale, None, flow_id)), None)
 
 
 def user_error(
@@ -369,7 +372,7 @@ async def _apply(
                 engine_viewer(context),
                 step_id,
                 action,
-                [m.engine() for m in members],
+                [m.engine for m in members],
             )
             errors = (
                 []

@@ -160,7 +160,7 @@ async def _team_progress(
     members = await context.loaders.members()
     rows = await load_state_rows(ref.organization_pk)
     owner_pk = await context.loaders.owner_pk()
-    engine_members = [m.engine() for m in members]
+    engine_members = [m.engine for m in members]
     per_member: list[TeamMemberObject] = []
     organization_level: list[FlowProgressObject] = []
     state_all = await context.loaders.viewer_state()
@@ -187,7 +187,7 @@ def _flow_progress(
     view = evaluate_flow(
         flow,
         state.marks.get(flow.id, ()),
-        member.engine(),
+        member.engine,
         members,
         state.record(flow, member.id),
     )

@@ -9,6 +9,7 @@ step at once record it exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,24 @@ _RESOLVED_AT = HelpRequest._meta.fields_map["resolved_at"]
 
 
 def flow_definition(item: Item) -> FlowDef:
-    """The engine's view of a published flow."""
+    """The engine's view of a flow, made once: every request evaluates every flow it shows.
+
+    Keyed by exactly what it is made of (drafts in preview may reuse a revision number).
+    """
+    key = (item.id, item.revision, item.steps)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
+            _DEFINITIONS.clear()  # a worker that served many releases: start again
+        found = _DEFINITIONS[key] = _definition(item)
+    return found
+
+
+_DEFINITIONS: dict[tuple[str, int, tuple[Any, ...]], FlowDef] = {}
+_MAX_DEFINITIONS = 2_000
+
+
+def _definition(item: Item) -> FlowDef:
     return FlowDef(
         id=item.id,
         revision=item.revision,
@@ -68,6 +86,7 @@ class MemberRow:
     locale: str | None
     roles: tuple[str, ...]
 
+    @functools.cached_property
     def engine(self) -> EngineMember:
         return EngineMember(id=self.id, roles=frozenset(self.roles))
 
