@@ -32,21 +32,18 @@ _RESOLVED_AT = HelpRequest._meta.fields_map["resolved_at"]
 
 
 def flow_definition(item: Item) -> FlowDef:
-    """The engine's view of a flow, made once: every request evaluates every flow it shows.
-
-    Keyed by exactly what it is made of (drafts in preview may reuse a revision number).
-    """
-    key = (item.id, item.revision, item.steps)
-    found = _DEFINITIONS.get(key)
-    if found is None:
+    """The engine's view of a flow, made once per item: every request evaluates every flow
+    it shows. Keyed by the item itself (kept alive by the entry, so its id stays unique)."""
+    found = _DEFINITIONS.get(id(item))
+    if found is None or found[0] is not item:
         if len(_DEFINITIONS) >= _MAX_DEFINITIONS:
             _DEFINITIONS.clear()  # a worker that served many releases: start again
-        found = _DEFINITIONS[key] = _definition(item)
-    return found
+        found = _DEFINITIONS[id(item)] = (item, _definition(item))
+    return found[1]
 
 
-_DEFINITIONS: dict[tuple[str, int, tuple[Any, ...]], FlowDef] = {}
-_MAX_DEFINITIONS = 2_000
+_DEFINITIONS: dict[int, tuple[Item, FlowDef]] = {}
+_MAX_DEFINITIONS = 256
 
 
 def _definition(item: Item) -> FlowDef:
