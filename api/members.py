@@ -51,7 +51,23 @@ class MemberRegistry:
 
 async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
     """Write what the token says; if that changed anything, bump the organization's state
-    version afterwards, so every worker's cached answers show a new or changed member."""
+    version afterwards, so every worker's cached answers show a new or changed member.
+
+    A member stored with these very claims (the usual case when a worker's memory of them
+    expires) costs one read and no write.
+    """
+    stored = (
+        await Member.filter(
+            organization__external_id=principal.organization_id,
+            external_id=principal.member_id,
+            claims_hash=claims_hash,
+        )
+        .first()
+        .values_list("id", "organization_id", "organization__name")
+    )
+    if stored is not None and stored[2] == (principal.organization_name or stored[2]):
+        member_pk, organization_pk, organization_name = stored
+        return MemberRef(organization_pk, member_pk, organization_name)
     organization, changed = await _organization(principal)
     fields = {
         "name": principal.name,
@@ -78,7 +94,7 @@ async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
     if member.claims_hash != claims_hash:
         await Member.filter(id=member.id).update(**fields)
         changed = True
-    if principal.email:
+    if principal.email and changed:
         # Help requests sent to this email before they signed in now reach them as a member.
         changed |= bool(
             await HelpRequest.filter(

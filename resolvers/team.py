@@ -449,12 +449,16 @@ async def _check_help_request(
                     ErrorCode.NOT_FOUND, f"no member {member_id!r} here", ("input", "memberId")
                 )
             ], None
-        if invitee.pk == ref.member_pk:
-            return [
-                user_error("INVALID_INPUT", "you cannot ask yourself", ("input", "memberId"))
-            ], None
     elif not EMAIL.match(email or "") or len(email or "") > 320:
         return [user_error("INVALID_INPUT", "not an email address", ("input", "email"))], None
+    else:
+        # The email of a colleague already here asks them as a member, at once.
+        address = (email or "").lower()
+        members = await context.loaders.members()
+        invitee = next((m for m in members if m.email and m.email.lower() == address), None)
+    if invitee is not None and invitee.pk == ref.member_pk:
+        field = "memberId" if member_id is not None else "email"
+        return [user_error("INVALID_INPUT", "you cannot ask yourself", ("input", field))], None
     flow = flow_definition(item)
     view = evaluate_flow(
         flow,

@@ -7,8 +7,10 @@ import time
 import httpx
 import jwt
 import pytest
+from starlette.applications import Starlette
 
 from api.db.models import Member, Organization
+from api.members import MemberRegistry
 from tests.conftest import TEST_ADMIN_KEY, TEST_SECRET, SQLCounter, auth, graphql, unique
 
 VIEWER = "{ viewer { member { id name email locale roles } organization { id name } roles } }"
@@ -90,7 +92,7 @@ async def test_viewer_comes_from_the_token(client: httpx.AsyncClient) -> None:
 
 
 async def test_members_are_created_on_first_sight_and_follow_their_token(
-    client: httpx.AsyncClient, sql_counter: SQLCounter
+    client: httpx.AsyncClient, app: Starlette, sql_counter: SQLCounter
 ) -> None:
     org, member = unique("acme"), unique("ann")
     await graphql(client, VIEWER, auth(org, member, ("billing",), name="Ann"))
@@ -101,6 +103,16 @@ async def test_members_are_created_on_first_sight_and_follow_their_token(
     sql_counter.statements.clear()
     await graphql(client, "{ __typename }", auth(org, member, ("billing",), name="Ann"))
     assert sql_counter.statements == [], "authenticating a member already seen costs no SQL"
+
+    registry = app.state.runtime.members
+    app.state.runtime.members = MemberRegistry(trust_seconds=0)  # as on a worker that forgot
+    try:
+        sql_counter.statements.clear()
+        await graphql(client, "{ __typename }", auth(org, member, ("billing",), name="Ann"))
+    finally:
+        app.state.runtime.members = registry
+    assert len(sql_counter.statements) == 1, "unchanged claims: one read, no write"
+    assert sql_counter.statements[0].startswith("SELECT"), sql_counter.statements
 
     await graphql(client, VIEWER, auth(org, member, ("billing", "legal"), name="Ann Lee"))
     stored = await Member.get(external_id=member)

@@ -316,6 +316,24 @@ async def test_emailed_invite_reaches_the_member_who_signs_in_with_it(
     assert row.invitee_id is not None
 
 
+async def test_emailing_a_colleague_already_here_asks_them_as_a_member(
+    client: httpx.AsyncClient,
+) -> None:
+    team = Team("email-known")
+    ann = team.add("ann", "office_manager")
+    lee = team.add("lee", "billing", email="lee@email.test")
+    await graphql(client, "{ __typename }", lee)
+    asked = await graphql(
+        client,
+        REQUEST_HELP,
+        ann,
+        {"input": {"flowId": "reception-setup", "stepId": "add-card", "email": "LEE@email.test"}},
+    )
+    assert asked["data"]["requestHelp"]["helpRequest"]["invitee"] == {"id": "lee"}
+    inbox = await graphql(client, "{ viewer { helpRequests { inviter { id } } } }", lee)
+    assert inbox["data"]["viewer"]["helpRequests"] == [{"inviter": {"id": "ann"}}]
+
+
 async def test_owner_assigns_and_sees_the_team(client: httpx.AsyncClient) -> None:
     team = Team("owner")
     admin = team.add("ann", "admin")
