@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 
 from api.content.model import Audience, Item
-from api.content.search import Analysis, Hit, Index, analyze
+from api.content.search import Analysis, Hit, Index, analyze, language, word_forms
 
 Filter = Callable[[Item], bool]
 
@@ -49,7 +49,9 @@ class Catalog:
         self._ids = sorted({item_id for item_id, _ in self._items})
         self._locale_set = {locale for _, locale in self._items}
         self._served: dict[tuple[str, ...], list[Resolved]] = {}
+        self._served_kinds: dict[tuple[str, ...], dict[str, list[Resolved]]] = {}
         self._analyses: dict[tuple[str, str], Analysis] = {}
+        self._stems: dict[str | None, dict[str, str]] = {}  # language → word → stem
         self._indexes: dict[tuple[str, ...], Index] = {}
         contexts: dict[str, set[str]] = {}
         for item in self._items.values():  # the same in every locale
@@ -98,12 +100,14 @@ class Catalog:
         where: Filter | None = None,
         fallback: bool | None = None,
     ) -> list[Resolved]:
-        """Served items sorted by id; `where` is the caller's audience/visibility filter."""
+        """Served items sorted by id; `where` is the caller's audience/visibility filter.
+
+        With `kind`, only the items of that kind are looked at.
+        """
         return [
             r
-            for r in self._served_for(self.chain(locale, fallback))
-            if (kind is None or r.item.kind == kind)
-            and (phase is None or r.item.phase == phase)
+            for r in self._served_for(self.chain(locale, fallback), kind)
+            if (phase is None or r.item.phase == phase)
             and (tag is None or tag in r.item.tags)
             and (where is None or where(r.item))
         ]
@@ -154,7 +158,8 @@ class Catalog:
         index = self._indexes.get(known)  # one per chain of known locales, built on first use
         if index is None:
             items = [r.item for r in self._served_for(chain)]
-            index = self._indexes[known] = Index(items, [self._analysis(i) for i in items])
+            analyses = [self._analysis(i) for i in items]
+            index = self._indexes[known] = Index(items, analyses, word_forms(self._stems))
         return index.search(query, chain[0], first, where)
 
     def warm(self, locales: Iterable[str] | None = None) -> None:
@@ -167,18 +172,25 @@ class Catalog:
         whatever locales requests make up."""
         return tuple(locale for locale in chain if locale in self._locale_set)
 
-    def _served_for(self, chain: tuple[str, ...]) -> list[Resolved]:
+    def _served_for(self, chain: tuple[str, ...], kind: str | None = None) -> list[Resolved]:
+        """Items served for `chain`, by id (only those of `kind` if given)."""
         known = self._known(chain)
         served = self._served.get(known)
         if served is None:
             served = []
+            kinds: dict[str, list[Resolved]] = {}
             for item_id in self._ids:
                 for candidate in known:
                     item = self._items.get((item_id, candidate))
                     if item is not None:
-                        served.append(Resolved(item, known[0], candidate, candidate != known[0]))
+                        resolved = Resolved(item, known[0], candidate, candidate != known[0])
+                        served.append(resolved)
+                        kinds.setdefault(item.kind, []).append(resolved)
                         break
             self._served[known] = served
+            self._served_kinds[known] = kinds
+        if kind is not None:
+            served = self._served_kinds[known].get(kind, [])
         if known[:1] == chain[:1]:
             return served
         return [Resolved(r.item, chain[0], r.served_locale, True) for r in served]
@@ -186,7 +198,8 @@ class Catalog:
     def _analysis(self, item: Item) -> Analysis:
         found = self._analyses.get(item.key)
         if found is None:
-            found = self._analyses[item.key] = analyze(item)
+            stems = self._stems.setdefault(language(item.locale), {})
+            found = self._analyses[item.key] = analyze(item, stems)
         return found
 
 

@@ -4,18 +4,27 @@ Titles weigh more than summaries, which weigh more than bodies. Words are stemme
 item's language; a query is stemmed with the viewer's language and with the language its
 alphabet suggests, and a stem also matches longer stems that start with it ("visit" finds
 "visitor"), so word forms and half-typed words both find the item.
+
+The work is done when a release loads, so that a search costs well under a millisecond:
+every term's BM25 score in every item is computed when the index is built (a frequent term
+also as a dense vector, summed in C), a query ranks only what its top results need, and
+only the items of the returned page are highlighted, from each item's word positions.
 """
 
 from __future__ import annotations
 
+import heapq
 import html
 import math
 import re
+from array import array
 from bisect import bisect_left
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate, compress, islice
+from operator import add, itemgetter
 
 import snowballstemmer
 
@@ -34,14 +43,27 @@ WEIGHTS = (3.0, 2.0, 1.0)  # title, summary, body
 K1, B = 1.2, 0.75
 PREFIX_WEIGHT = 0.6
 SNIPPET = 160
+DENSE_SHARE = 8  # a term in at least 1/8 of the items is also kept as one score per item
+SPARSE_WORK = 256  # a query whose terms are in fewer documents than this scores all of them
+THRESHOLD_READS = 32  # documents a ranking reads best first (or 1/16 of them if more)
+READ_SHARE = 16  # before it scores all of them
+PLANS = 128  # recent queries whose ranking and highlights an index keeps,
+KEPT = 50  # up to this many of each
 
 _WORD = re.compile(r"\w+")
+_WORD_SPLIT = re.compile(r"(\w+)")
+_ASCII_SEPARATORS = {c: " " for c in range(128) if not (chr(c).isalnum() or chr(c) == "_")}
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[a-z]")
 _YO, _YE = (
     "\u0451",
     "\u0435",
 )  # Russian writes yo (U+0451) as ye (U+0435) too; search treats them alike
+# Lowercasing maps one character to one everywhere except in these: capital I with dot
+# (U+0130) becomes two characters, and capital sigma (U+03A3) becomes the final or the other
+# small sigma depending on its neighbours. Text with them is highlighted word by word; other
+# text from word positions found in its lowercased copy.
+_CONTEXT_CASE = ("\u0130", "\u03a3")
 
 
 @dataclass(frozen=True)
@@ -69,7 +91,19 @@ MAX_WORD = 40  # longer "words" are noise (or an attack on the stem cache)
 
 
 def words(text: str) -> list[str]:
-    return [w[:MAX_WORD].replace(_YO, _YE) for w in _WORD.findall(text.lower())]
+    return [w[:MAX_WORD] for w in _tokens(text.lower().replace(_YO, _YE))]
+
+
+def _tokens(text: str) -> list[str]:
+    """The `\\w+` runs of `text`; for ASCII text by a faster route to the same list."""
+    if text.isascii():
+        return text.translate(_ASCII_SEPARATORS).split()
+    return _WORD.findall(text)
+
+
+def _flatten(text: str) -> str:
+    """Whitespace runs as one space, none at the ends (`\\s` is `str.isspace`)."""
+    return " ".join(text.split())
 
 
 def item_text(item: Item) -> str:
@@ -80,79 +114,192 @@ def item_text(item: Item) -> str:
     return "\n".join(p for p in parts if p)
 
 
-@dataclass(frozen=True)
 class Analysis:
     """An item's weighted term frequencies (independent of which locale serves it)."""
 
-    terms: Counter[str]
-    length: float
-    text: str  # summary and body, for snippets
+    __slots__ = ("_positions", "length", "plain_case", "terms", "text")
+
+    def __init__(self, terms: Mapping[str, float], length: float, text: str) -> None:
+        self.terms = terms
+        self.length = length
+        self.text = text  # summary and body, whitespace runs as one space: what snippets quote
+        # whether lowercasing maps `text` character for character (see `_CONTEXT_CASE`)
+        self.plain_case = not any(c in text for c in _CONTEXT_CASE)
+        self._positions: dict[str, array[int]] | None = None
+
+    def positions(self) -> dict[str, array[int]]:
+        """Where each word of `text` starts, by the word lowercased (`words` without the cut).
+
+        Computed on the first highlight of the item, as most items are never on a page.
+        """
+        found = self._positions
+        if found is None:
+            lowered = self.text.lower().replace(_YO, _YE)
+            if lowered.isascii():  # the words and what is between them, by a faster route
+                parts = lowered.translate(_ASCII_SEPARATORS).split(" ")
+                starts = accumulate(map((1).__add__, map(len, parts)), initial=0)
+                found_words = compress(zip(parts, starts, strict=False), parts)  # one start more
+            else:
+                parts = _WORD_SPLIT.split(lowered)
+                offsets = list(accumulate(map(len, parts), initial=0))
+                found_words = zip(parts[1::2], offsets[1:-1:2], strict=True)
+            grouped: dict[str, list[int]] = {}
+            for word, start in found_words:
+                at = grouped.get(word)
+                if at is None:
+                    grouped[word] = [start]
+                else:
+                    at.append(start)
+            found = self._positions = {w: array("I", at) for w, at in grouped.items()}
+        return found
 
 
-def analyze(item: Item) -> Analysis:
+def analyze(item: Item, stems: MutableMapping[str, str] | None = None) -> Analysis:
+    """The item's terms. `stems` (word → stem in the item's language) is read and added to:
+    a catalog passes one per language, as most words recur from item to item."""
     lang = language(item.locale)
+    stems = {} if stems is None else stems
     text = item_text(item)
-    terms: Counter[str] = Counter()
+    terms: dict[str, float] = {}
     length = 0.0
     for weight, field in zip(WEIGHTS, (item.title, item.summary, text), strict=True):
-        tokens = words(field)
-        length += weight * len(tokens)
-        for token in tokens:
-            terms[stem(token, lang)] += weight
-    return Analysis(terms, length, f"{item.summary}\n{text}")
+        counts = Counter(_tokens(field.lower().replace(_YO, _YE)))
+        length += weight * counts.total()
+        for word, count in counts.items():
+            key = stems.get(word)
+            if key is None:
+                key = stems[word] = stem(word, lang)
+            if len(word) > MAX_WORD:
+                key = stem(word[:MAX_WORD], lang)
+            terms[key] = terms.get(key, 0.0) + weight * count
+    return Analysis(terms, length, _flatten(f"{item.summary}\n{text}"))
+
+
+def word_forms(stems: Mapping[str | None, Mapping[str, str]]) -> dict[str, set[str]]:
+    """Stem → the words with that stem, from `analyze`'s `stems` for each language."""
+    forms: dict[str, set[str]] = {}
+    for by_word in stems.values():
+        for word, key in by_word.items():
+            found = forms.get(key)
+            if found is None:
+                forms[key] = {word}
+            else:
+                found.add(word)
+    return forms
+
+
+class _Postings:
+    """One term's BM25 score in each document that has it, by document and best first.
+
+    A term in many documents also has `dense`: its score in every document, 0 if not in it.
+    """
+
+    __slots__ = ("best_docs", "best_scores", "dense", "docs", "scores")
+
+    def __init__(self, docs: list[int], scores: list[float], size: int) -> None:
+        self.docs = array("i", docs)
+        self.scores = array("d", scores)
+        order = sorted(range(len(docs)), key=scores.__getitem__, reverse=True)
+        self.best_docs = array("i", [docs[n] for n in order])
+        self.best_scores = array("d", [scores[n] for n in order])
+        self.dense: list[float] | None = None
+        if len(docs) * DENSE_SHARE >= size:
+            self.dense = dense = [0.0] * size
+            for doc, score in zip(docs, scores, strict=True):
+                dense[doc] = score
+
+    def stream(self, weight: float) -> Iterator[tuple[float, int]]:
+        """(weighted score, document), best first."""
+        scores = self.best_scores if weight == 1.0 else map(weight.__mul__, self.best_scores)
+        return zip(scores, self.best_docs, strict=True)
+
+    def lookup(self) -> Callable[[int], float]:
+        """A document's score (0 if the term is not in it)."""
+        if self.dense is not None:
+            return self.dense.__getitem__
+        get = dict(zip(self.docs, self.scores, strict=True)).get
+        return lambda doc: get(doc, 0.0)
 
 
 class Index:
-    """BM25 over a fixed list of items (one locale's served items)."""
+    """BM25 over a fixed list of items (one locale's served items).
 
-    def __init__(self, items: Sequence[Item], analyses: Sequence[Analysis]) -> None:
-        self.items = items
-        self.analyses = analyses
-        self.postings: dict[str, list[tuple[int, float]]] = {}
-        for n, analysis in enumerate(analyses):
+    `forms` maps a stem to the lowercased words of the items' text with that stem (more is
+    harmless: the catalog shares one map between its indexes); without it the index collects
+    its own.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        analyses: Sequence[Analysis],
+        forms: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        # Documents are numbered in id order: equal scores rank by id, i.e. by number.
+        order = sorted(range(len(items)), key=lambda n: items[n].id)
+        self.items = [items[n] for n in order]
+        self.analyses = [analyses[n] for n in order]
+        self.languages = [language(item.locale) for item in self.items]
+        n = self.size = len(self.items)
+        total = sum(a.length for a in self.analyses)
+        self.average = total / n if n else 1.0
+        norms = [K1 * (1 - B + B * a.length / self.average) for a in self.analyses]
+        docs: dict[str, list[int]] = {}
+        tfs: dict[str, list[float]] = {}
+        for doc, analysis in enumerate(self.analyses):
             for term, tf in analysis.terms.items():
-                self.postings.setdefault(term, []).append((n, tf))
+                having = docs.get(term)
+                if having is None:
+                    docs[term], tfs[term] = [doc], [tf]
+                else:
+                    having.append(doc)
+                    tfs[term].append(tf)
+        self.postings: dict[str, _Postings] = {}
+        for term, having in docs.items():
+            df = len(having)
+            idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+            scores = [
+                idf * tf * (K1 + 1) / (tf + norms[doc])
+                for doc, tf in zip(having, tfs[term], strict=True)
+            ]
+            self.postings[term] = _Postings(having, scores, n)
         self.vocabulary = sorted(self.postings)
-        total = sum(a.length for a in analyses)
-        self.average = total / len(analyses) if analyses else 1.0
+        if forms is None:
+            own: dict[str, set[str]] = {}
+            for analysis, lang in zip(self.analyses, self.languages, strict=True):
+                for word in analysis.positions():
+                    own.setdefault(stem(word, lang), set()).add(word)
+            forms = own
+        self.forms = forms
+        self._plans: OrderedDict[tuple[tuple[str, ...], str | None], _Plan] = OrderedDict()
 
     def search(
         self, query: str, locale: str | None, first: int, where: Callable[[Item], bool] | None
     ) -> list[Hit]:
-        tokens = list(dict.fromkeys(words(query)))[:16]
+        tokens = tuple(dict.fromkeys(words(query)))[:16]
         if not tokens or first <= 0:
             return []
-        scores: dict[int, float] = {}
-        matched: dict[int, int] = Counter()
-        found_terms: set[str] = set()
-        for token in tokens:
-            expansions = self._expand(token, locale)
-            found_terms |= expansions.keys()
-            best: dict[int, float] = {}
-            for term, weight in expansions.items():
-                for doc, score in self._bm25(term):
-                    best[doc] = max(best.get(doc, 0.0), weight * score)
-            for doc, score in best.items():
-                scores[doc] = scores.get(doc, 0.0) + score
-                matched[doc] += 1
-        ranked = sorted(
-            ((score * matched[doc] / len(tokens), doc) for doc, score in scores.items()),
-            key=lambda pair: (-pair[0], self.items[pair[1]].id),
-        )
+        key = (tokens, language(locale))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = _Plan(self, tokens, key[1])
+            if len(self._plans) > PLANS:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
         hits: list[Hit] = []
-        for score, doc in ranked:
+        for doc, score in plan.ranked():
             item = self.items[doc]
             if where is not None and not where(item):
                 continue
-            snippet = highlight(self.analyses[doc].text, found_terms, language(item.locale))
-            hits.append(Hit(item, round(score, 4), snippet))
+            hits.append(Hit(item, round(score, 4), plan.highlight(doc)))
             if len(hits) == first:
                 break
         return hits
 
-    def _expand(self, token: str, locale: str | None) -> dict[str, float]:
+    def _expand(self, token: str, lang: str | None) -> dict[str, float]:
         """Index terms a query word may mean, with how much a match counts."""
-        langs = {language(locale), _script_language(token)}
+        langs = {lang, _script_language(token)}
         stems = {token} | {stem(token, lang) for lang in langs if lang}
         out: dict[str, float] = {}
         for s in stems:
@@ -166,13 +313,273 @@ class Index:
                     out.setdefault(s[:cut], PREFIX_WEIGHT)
         return out
 
-    def _bm25(self, term: str) -> Iterable[tuple[int, float]]:
-        postings = self.postings.get(term, ())
-        n = len(self.items)
-        idf = math.log(1 + (n - len(postings) + 0.5) / (len(postings) + 0.5))
-        for doc, tf in postings:
-            norm = K1 * (1 - B + B * self.analyses[doc].length / self.average)
-            yield doc, idf * tf * (K1 + 1) / (tf + norm)
+    def rank(
+        self, tokens: Sequence[str], lang: str | None
+    ) -> tuple[Iterator[tuple[int, float]], set[str]]:
+        """(document, score) best first, ties by id, lazily; and the index terms matched.
+
+        A document's score is the sum over query words of its best-scoring expansion, times
+        the share of the query words it matched.
+        """
+        expansions = [self._expand(token, lang) for token in tokens]
+        found = {term for expansion in expansions for term in expansion}
+        work = sum(len(self.postings[term].docs) for e in expansions for term in e)
+        if work <= SPARSE_WORK:
+            return self._rank_sparse(expansions, len(tokens)), found
+        if self._flat(expansions):
+            return self._rank_dense(expansions, len(tokens)), found
+        return self._rank_threshold(expansions, len(tokens)), found
+
+    def _flat(self, expansions: list[dict[str, float]]) -> bool:
+        """Whether the query words' scores barely fall over the documents the threshold
+        algorithm may read: it would read them all in vain (a guess: both ways are exact)."""
+        words = [expansion for expansion in expansions if expansion]
+        reads = max(THRESHOLD_READS, self.size // READ_SHARE) // max(1, len(words))
+        if len(words) < 2 or reads <= 16:
+            return False
+
+        def bound(depth: int) -> float:
+            total = 0.0
+            for expansion in words:
+                best = 0.0
+                for term, weight in expansion.items():
+                    scores = self.postings[term].best_scores
+                    if depth < len(scores) and weight * scores[depth] > best:
+                        best = weight * scores[depth]
+                total += best
+            return total
+
+        return bound(reads) > 0.8 * bound(16)
+
+    def _rank_sparse(
+        self, expansions: list[dict[str, float]], count: int
+    ) -> Iterator[tuple[int, float]]:
+        """Every matching document scored: for queries whose terms are in few documents."""
+        scores: dict[int, float] = {}
+        matched: dict[int, int] = {}
+        for expansion in expansions:
+            best: dict[int, float] = {}
+            for term, weight in expansion.items():
+                postings = self.postings[term]
+                for doc, score in zip(postings.docs, postings.scores, strict=True):
+                    weighted = weight * score
+                    if weighted > best.get(doc, 0.0):
+                        best[doc] = weighted
+            for doc, score in best.items():
+                scores[doc] = scores.get(doc, 0.0) + score
+                matched[doc] = matched.get(doc, 0) + 1
+        final = {doc: score * matched[doc] / count for doc, score in scores.items()}
+        for doc in sorted(final, key=lambda doc: (-final[doc], doc)):
+            yield doc, final[doc]
+
+    def _rank_threshold(
+        self, expansions: list[dict[str, float]], count: int
+    ) -> Iterator[tuple[int, float]]:
+        """Fagin's threshold algorithm: read each query word's documents best first, score
+        each new one in full, and emit a document once no unread one can score as much.
+
+        When that reads too many documents (the words' scores barely vary between documents)
+        the rest of the ranking comes from `_rank_dense`.
+        """
+        streams: list[Iterator[tuple[float, int]] | None] = []
+        lookups: list[Callable[[int], float]] = []
+        for expansion in expansions:
+            if expansion:
+                stream, lookup = self._word(expansion)
+                streams.append(stream)
+                lookups.append(lookup)
+        heap: list[tuple[float, int]] = []  # (-score, doc) read but not yet emitted
+        seen: set[int] = set()
+        budget = max(THRESHOLD_READS, self.size // READ_SHARE)
+        emitted = 0
+        while True:
+            bound, live = 0.0, 0  # the most the words give a document not read yet
+            for n, stream in enumerate(streams):
+                if stream is None:
+                    continue
+                pair = next(stream, None)
+                if pair is None:
+                    streams[n] = None
+                    continue
+                value, doc = pair
+                bound += value
+                live += 1
+                if doc not in seen:
+                    seen.add(doc)
+                    total, matched = 0.0, 0
+                    for lookup in lookups:
+                        score = lookup(doc)
+                        if score:
+                            total += score
+                            matched += 1
+                    heapq.heappush(heap, (-(total * matched / count), doc))
+            threshold = bound * live / count if live else -1.0
+            while heap and -heap[0][0] > threshold:
+                negative, doc = heapq.heappop(heap)
+                yield doc, -negative
+                emitted += 1
+            if not live:
+                return
+            if len(seen) > budget:
+                yield from islice(self._rank_dense(expansions, count), emitted, None)
+                return
+
+    def _word(
+        self, expansion: dict[str, float]
+    ) -> tuple[Iterator[tuple[float, int]], Callable[[int], float]]:
+        """For one query word: (its score, document) best first, where a document may come
+        again later with a lower score from another expansion; and a document's score."""
+        streams = [self.postings[term].stream(weight) for term, weight in expansion.items()]
+        scores = [(self.postings[term].lookup(), weight) for term, weight in expansion.items()]
+        merged = heapq.merge(*streams, key=itemgetter(0), reverse=True)
+        if len(scores) == 1:
+            ((score, weight),) = scores
+            return streams[0], score if weight == 1.0 else lambda doc: weight * score(doc)
+        widest = max(expansion, key=lambda term: len(self.postings[term].docs))
+        if self.postings[widest].dense is not None and expansion[widest] == 1.0:
+            return merged, self._best(expansion).__getitem__  # a copy of `widest`'s, patched
+
+        def best(doc: int) -> float:
+            found = 0.0
+            for score, weight in scores:
+                weighted = weight * score(doc)
+                if weighted > found:
+                    found = weighted
+            return found
+
+        return merged, best
+
+    def _rank_dense(
+        self, expansions: list[dict[str, float]], count: int
+    ) -> Iterator[tuple[int, float]]:
+        """Every document's sum of its query words' scores, in a few passes over per-document
+        lists; the full score (the sum times the share of words matched) only for documents
+        whose sum is high enough: for queries of words in most documents."""
+        bests = [self._best(expansion) for expansion in expansions if expansion]
+        if not bests:
+            return
+        totals: Sequence[float] = bests[0]
+        if len(bests) > 1:
+            summed: Iterator[float] = map(add, bests[0], bests[1])
+            for best in bests[2:]:
+                summed = map(add, summed, best)
+            totals = list(summed)
+        scored: dict[int, float] = {}
+
+        def score(doc: int) -> float:
+            found = scored.get(doc)
+            if found is None:
+                matched = sum(1 for best in bests if best[doc])
+                found = scored[doc] = totals[doc] * matched / count
+            return found
+
+        matching = len(totals) - totals.count(0.0)
+        taken, chunk = 0, 16
+        while taken < matching:
+            wanted = min(matching, taken + chunk)
+            # the `wanted`-th best sum, a little less: sums round differently from scores
+            floor = heapq.nlargest(wanted, totals)[-1] * (1 - 1e-9)
+            candidates = [doc for doc, total in enumerate(totals) if total >= floor]
+            least = sorted(map(score, candidates), reverse=True)[wanted - 1]
+            if least < floor:  # some of those matched only some words: look further down
+                candidates = [doc for doc, total in enumerate(totals) if total >= least]
+            candidates.sort(key=lambda doc: (-score(doc), doc))
+            for doc in candidates[taken:wanted]:
+                yield doc, scored[doc]
+            taken, chunk = wanted, chunk * 4
+
+    def _best(self, expansion: dict[str, float]) -> Sequence[float]:
+        """Per document, the best score among a query word's expansions (0 if none)."""
+        terms = sorted(expansion, key=lambda term: -len(self.postings[term].docs))
+        widest = self.postings[terms[0]]
+        weight = expansion[terms[0]]
+        if widest.dense is not None:
+            if len(terms) == 1 and weight == 1.0:
+                return widest.dense
+            best = list(widest.dense) if weight == 1.0 else list(map(weight.__mul__, widest.dense))
+        else:
+            best = [0.0] * self.size
+            for doc, score in zip(widest.docs, widest.scores, strict=True):
+                best[doc] = weight * score
+        for term in terms[1:]:
+            postings, weight = self.postings[term], expansion[term]
+            for doc, score in zip(postings.docs, postings.scores, strict=True):
+                weighted = weight * score
+                if weighted > best[doc]:
+                    best[doc] = weighted
+        return best
+
+
+class _Plan:
+    """One query against one index: its ranking, read as far as requests needed, and the
+    highlights of the documents shown so far."""
+
+    def __init__(self, index: Index, tokens: tuple[str, ...], lang: str | None) -> None:
+        self.index = index
+        self.tokens = tokens
+        self.lang = lang
+        self.terms: set[str] | None = None
+        self.prefix: list[tuple[int, float]] = []  # the ranking's start
+        self.complete = False  # whether `prefix` is the whole ranking
+        self.highlights: dict[int, str] = {}
+        self._keys: dict[str | None, dict[str, int]] = {}
+
+    def ranked(self) -> Iterator[tuple[int, float]]:
+        yield from self.prefix
+        if self.complete:
+            return
+        ranking, self.terms = self.index.rank(self.tokens, self.lang)
+        seen = position = len(self.prefix)
+        for position, pair in enumerate(ranking, 1):
+            if position > seen:
+                if position <= KEPT:
+                    self.prefix.append(pair)
+                yield pair
+        self.complete = position <= KEPT
+
+    def highlight(self, doc: int) -> str:
+        found = self.highlights.get(doc)
+        if found is None:
+            found = self._highlight(doc)
+            if len(self.highlights) < KEPT:
+                self.highlights[doc] = found
+        return found
+
+    def _highlight(self, doc: int) -> str:
+        assert self.terms is not None  # set by `ranked`
+        analysis, lang = self.index.analyses[doc], self.index.languages[doc]
+        if not analysis.plain_case:
+            return highlight(analysis.text, self.terms, lang)
+        positions = analysis.positions()
+        keys = self._keys.get(lang)
+        if keys is None:
+            keys = self._keys[lang] = self._words(lang)
+        spans: list[tuple[int, int, int]] = []
+        if len(keys) <= len(positions):
+            for word, key in keys.items():
+                starts = positions.get(word)
+                if starts is not None:
+                    spans += [(start, start + len(word), key) for start in starts]
+        else:
+            for word, starts in positions.items():
+                key = keys.get(word)
+                if key is not None:
+                    spans += [(start, start + len(word), key) for start in starts]
+        spans.sort()
+        return _snippet(analysis.text, spans, len(self.terms))
+
+    def _words(self, lang: str | None) -> dict[str, int]:
+        """Lowercased words of `lang` items that highlight, with the term each one matches
+        (numbered in the order of `terms`)."""
+        assert self.terms is not None
+        numbers = {term: n for n, term in enumerate(self.terms)}
+        forms = self.index.forms
+        out: dict[str, int] = {}
+        for term in self.terms:
+            for word in (term, *forms.get(term, ())):
+                if word not in out and (key := _term_key(word, self.terms, lang)) is not None:
+                    out[word] = numbers[key]
+        return out
 
 
 def _script_language(word: str) -> str | None:
@@ -193,38 +600,92 @@ def _with_prefix(vocabulary: Sequence[str], prefix: str, limit: int = 50) -> lis
 
 def highlight(text: str, terms: set[str], lang: str | None) -> str:
     """The ~160-character passage with the most query matches, escaped, matches in <mark>."""
-    flat = re.sub(r"\s+", " ", text).strip()
+    flat = _flatten(text)
+    numbers: dict[str, int] = {}
     spans = [
-        (m.start(), m.end(), key)
+        (m.start(), m.end(), numbers.setdefault(key, len(numbers)))
         for m in _WORD.finditer(flat)
         if (key := _match_key(m.group(), terms, lang)) is not None
     ]
+    return _snippet(flat, spans, len(numbers))
+
+
+def _snippet(flat: str, spans: list[tuple[int, int, int]], terms: int) -> str:
+    """The passage of `flat` with the most distinct matched terms, then the most matches.
+
+    `spans` (start, end, term number below `terms`) are the matches in order; a window starts
+    30 characters before a match (the first such window wins a tie) and holds the matches
+    within SNIPPET characters of its start.
+    """
     if not spans:
         return html.escape(_clip(flat, 0, SNIPPET))
-    best_start, best_rank = 0, (-1, -1)
-    for anchor, _, _ in spans:
-        start = max(0, anchor - 30)
-        inside = [s for s in spans if s[0] >= start and s[1] <= start + SNIPPET]
-        rank = (len({key for _, _, key in inside}), len(inside))
-        if rank > best_rank:
-            best_start, best_rank = start, rank
-    start = best_start if best_start == 0 else flat.find(" ", best_start) + 1 or best_start
+    begins, ends, numbers = zip(*spans, strict=True)
+    start = _window(begins, ends, numbers, terms)
+    start = start if start == 0 else flat.find(" ", start) + 1 or start
     end = min(len(flat), start + SNIPPET)
     if end < len(flat):
-        end = flat.rfind(" ", start, end) if " " in flat[start:end] else end
-    out: list[str] = ["…" if start > 0 else ""]
+        space = flat.rfind(" ", start, end)
+        end = space if space >= 0 else end
+    # The passage with a NUL before and after each match, escaped at once (escaping is by
+    # character), then the NULs become the tags; a passage with a NUL of its own is escaped
+    # piece by piece.
+    tags = "\x00" not in flat[start:end]
+    out: list[str] = []
     cursor = start
-    for s, e, _ in spans:
-        if s < start or e > end:
-            continue
-        out += [html.escape(flat[cursor:s]), "<mark>", html.escape(flat[s:e]), "</mark>"]
+    for n in range(bisect_left(begins, start), len(spans)):
+        s, e = begins[n], ends[n]
+        if e > end:
+            break
+        if tags:
+            out += [flat[cursor:s], "\x00", flat[s:e], "\x00"]
+        else:
+            out += [html.escape(flat[cursor:s]), "<mark>", html.escape(flat[s:e]), "</mark>"]
         cursor = e
-    out += [html.escape(flat[cursor:end]), "…" if end < len(flat) else ""]
-    return "".join(out)
+    if tags:
+        marked = html.escape("".join(out) + flat[cursor:end]).split("\x00")
+        marked[1::2] = [f"<mark>{match}</mark>" for match in marked[1::2]]
+        body = "".join(marked)
+    else:
+        body = "".join(out) + html.escape(flat[cursor:end])
+    return ("…" if start > 0 else "") + body + ("…" if end < len(flat) else "")
+
+
+def _window(begins: Sequence[int], ends: Sequence[int], numbers: Sequence[int], terms: int) -> int:
+    """Where the snippet's window starts (see `_snippet`), sliding over the matches once."""
+    count = len(begins)
+    inside = [0] * terms  # matches of each term in the window: spans[low:high]
+    distinct = low = high = 0
+    best_start, best_rank = 0, -1
+    for anchor in begins:
+        start = anchor - 30 if anchor > 30 else 0
+        while begins[low] < start:  # stops at the anchor's own match at the latest
+            if low < high:
+                number = numbers[low]
+                inside[number] -= 1
+                if not inside[number]:
+                    distinct -= 1
+            low += 1
+        if high < low:
+            high = low
+        limit = start + SNIPPET
+        while high < count and ends[high] <= limit:
+            number = numbers[high]
+            if not inside[number]:
+                distinct += 1
+            inside[number] += 1
+            high += 1
+        rank = distinct << 32 | (high - low)  # (distinct terms, matches)
+        if rank > best_rank:
+            best_start, best_rank = start, rank
+    return best_start
 
 
 def _match_key(word: str, terms: set[str], lang: str | None) -> str | None:
-    lowered = word.lower().replace(_YO, _YE)
+    return _term_key(word.lower().replace(_YO, _YE), terms, lang)
+
+
+def _term_key(lowered: str, terms: set[str], lang: str | None) -> str | None:
+    """The query term a (lowercased) word of the text matches: by its stem, or as it is."""
     stemmed = stem(lowered, lang)
     for candidate in (stemmed, lowered):
         if candidate in terms:
