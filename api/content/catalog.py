@@ -52,6 +52,7 @@ class Catalog:
         self._served_kinds: dict[tuple[str, ...], dict[str, list[Resolved]]] = {}
         self._analyses: dict[tuple[str, str], Analysis] = {}
         self._stems: dict[str | None, dict[str, str]] = {}  # language → word → stem
+        self._forms: dict[str, tuple[str, ...]] = {}  # stem → words: one map for every index
         self._indexes: dict[tuple[str, ...], Index] = {}
         contexts: dict[str, set[str]] = {}
         for item in self._items.values():  # the same in every locale
@@ -159,7 +160,8 @@ class Catalog:
         if index is None:
             items = [r.item for r in self._served_for(chain)]
             analyses = [self._analysis(i) for i in items]
-            index = self._indexes[known] = Index(items, analyses, word_forms(self._stems))
+            self._forms.update(word_forms(self._stems))  # more words for older indexes is fine
+            index = self._indexes[known] = Index(items, analyses, self._forms)
         return index.search(query, chain[0], first, where)
 
     def warm(self, locales: Iterable[str] | None = None) -> None:

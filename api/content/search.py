@@ -175,17 +175,17 @@ def analyze(item: Item, stems: MutableMapping[str, str] | None = None) -> Analys
     return Analysis(terms, length, _flatten(f"{item.summary}\n{text}"))
 
 
-def word_forms(stems: Mapping[str | None, Mapping[str, str]]) -> dict[str, set[str]]:
+def word_forms(stems: Mapping[str | None, Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
     """Stem → the words with that stem, from `analyze`'s `stems` for each language."""
-    forms: dict[str, set[str]] = {}
+    forms: dict[str, list[str]] = {}
     for by_word in stems.values():
         for word, key in by_word.items():
             found = forms.get(key)
             if found is None:
-                forms[key] = {word}
+                forms[key] = [word]
             else:
-                found.add(word)
-    return forms
+                found.append(word)
+    return {key: tuple(dict.fromkeys(found)) for key, found in forms.items()}
 
 
 class _Postings:
@@ -265,11 +265,11 @@ class Index:
             self.postings[term] = _Postings(having, scores, n)
         self.vocabulary = sorted(self.postings)
         if forms is None:
-            own: dict[str, set[str]] = {}
+            own: dict[str | None, dict[str, str]] = {}
             for analysis, lang in zip(self.analyses, self.languages, strict=True):
                 for word in analysis.positions():
-                    own.setdefault(stem(word, lang), set()).add(word)
-            forms = own
+                    own.setdefault(lang, {})[word] = stem(word, lang)
+            forms = word_forms(own)
         self.forms = forms
         self._plans: OrderedDict[tuple[tuple[str, ...], str | None], _Plan] = OrderedDict()
 
