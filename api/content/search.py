@@ -5,10 +5,15 @@ item's language; a query is stemmed with the viewer's language and with the lang
 alphabet suggests, and a stem also matches longer stems that start with it ("visit" finds
 "visitor"), so word forms and half-typed words both find the item.
 
-The work is done when a release loads, so that a search costs well under a millisecond:
-every term's BM25 score in every item is computed when the index is built (a frequent term
-also as a dense vector, summed in C), a query ranks only what its top results need, and
-only the items of the returned page are highlighted, from each item's word positions.
+A search costs well under a millisecond because the work is done when a release loads: the
+index holds every term's BM25 score in every item, by item and best first (a term in many
+items also as one score per item). A query ranks only as far as its page needs: by the
+threshold algorithm (read each word's items best first until no unread item can rank
+higher), or, when scores barely vary between items, by summing per-item lists in a few
+passes; rare words score their few items directly. Only the returned page is highlighted,
+from word positions each item computes on its first highlight. Every way gives exactly the
+hits, scores and highlights of scoring and checking everything (tests/test_content_search.py).
+An index also keeps the rankings and highlights of its recent queries.
 """
 
 from __future__ import annotations
