@@ -168,6 +168,14 @@ async def _execute(sql: str, values: list[Any], connection: Any = None) -> None:
     await connection.execute_query(_dialect_sql(connection, sql), values)
 
 
+async def _insert(table: str, row: Mapping[str, Any], connection: Any) -> None:
+    """One row; table and column names are this module's constants, never input."""
+    columns = ", ".join(row)
+    placeholders = ", ".join(f"${n}" for n in range(1, len(row) + 1))
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
+    await _execute(sql, list(row.values()), connection)
+
+
 async def load_viewer_state(
     organization_pk: int, member_key: str, connection: Any = None
 ) -> ViewerState:
@@ -401,19 +409,15 @@ async def record_event(
     properties: Mapping[str, Any],
     connection: Any,
 ) -> None:
-    await _execute(
-        "INSERT INTO event (organization_id, member_id, kind, name, properties, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        [
-            organization_pk,
-            member_pk,
-            kind,
-            name,
-            _PROPERTIES.to_db_value(dict(properties), Event),
-            _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), Event),
-        ],
-        connection,
-    )
+    row = {
+        "organization_id": organization_pk,
+        "member_id": member_pk,
+        "kind": kind,
+        "name": name,
+        "properties": _PROPERTIES.to_db_value(dict(properties), Event),
+        "created_at": _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), Event),
+    }
+    await _insert("event", row, connection)
 
 
 async def resolve_help_requests(
@@ -467,20 +471,15 @@ async def remember_outcome(
 ) -> None:
     """Raises IntegrityError when the same key was remembered first (a concurrent retry)."""
     if key:
-        await _execute(
-            "INSERT INTO idempotent_result"
-            " (organization_id, member_key, key, operation, outcome, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            [
-                organization_pk,
-                member_key,
-                key,
-                operation,
-                _OUTCOME.to_db_value(dict(outcome), IdempotentResult),
-                _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), IdempotentResult),
-            ],
-            connection,
-        )
+        row = {
+            "organization_id": organization_pk,
+            "member_key": member_key,
+            "key": key,
+            "operation": operation,
+            "outcome": _OUTCOME.to_db_value(dict(outcome), IdempotentResult),
+            "created_at": _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), IdempotentResult),
+        }
+        await _insert("idempotent_result", row, connection)
 
 
 async def organization_owner(organization_pk: int) -> int | None:
