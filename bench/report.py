@@ -104,7 +104,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"Content ({build.get('items', '?')} items of ~{build.get('bytes_per_item', '?')} B): "
         f"check + cold build {build.get('cold_s', '?')} s, one-edit rebuild "
         f"{build.get('one_edit_s', '?')} s. Release swap {result.get('release_swap_s', '?')} s "
-        f"(commit to /readyz). Worker RSS {result.get('rss_mb', '?')} MB.",
+        f"(commit to /readyz). Worker RSS {result.get('rss_mb', '?')} MB, "
+        f"{result.get('rss_after_swap_mb', '?')} MB after the swap.",
     ]
     missed = [t for t in result.get("targets", []) if not t["met"]]
     if missed:
