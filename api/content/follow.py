@@ -79,8 +79,9 @@ class ReleaseFollower:
             await asyncio.to_thread(release.catalog.warm)
             self._current = release.number
             self._on_release(release)
-            # A release is hundreds of thousands of long-lived objects; left to the collector,
-            # every full pass walks them all and stalls requests for 0.2 s (seen in profiles).
+            # A release (items, search postings) is many long-lived objects; left to the
+            # collector, every full pass walks them all and stalls requests (in profiles, for
+            # 0.2 s before items became compact).
             gc.collect()
             gc.freeze()
             if _malloc_trim is not None:
