@@ -6,6 +6,7 @@ no database: the principal is built from verified claims alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -48,9 +49,10 @@ class MemberPrincipal:
     locale: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def claims_hash(self) -> str:
-        """Changes whenever anything Heed stores about the member changes."""
+        """Changes whenever anything Heed stores about the member changes (computed once
+        per request: the member registry and the answer cache both key on it)."""
         body = orjson.dumps(
             [
                 self.roles,

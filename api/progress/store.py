@@ -133,10 +133,9 @@ STATE_COLUMNS = (
 )
 
 
-_STATE_SQL = (
-    "SELECT member_key, flow_id, step_id, state, by_member_id, flow_revision, at, assignee_id"
-    " FROM step_state WHERE organization_id = $1"  # STATE_COLUMNS, in order
-)
+_AT_COLUMN = STATE_COLUMNS.index("at")
+# Built from the constant column names above, never from input.
+_STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM step_state WHERE organization_id = $1"  # noqa: S608
 
 
 async def load_state_rows(
@@ -153,7 +152,7 @@ async def load_state_rows(
 
 def _state_row(row: Sequence[Any]) -> tuple[Any, ...]:
     """A step_state row as Tortoise would give it (SQLite hands back datetimes as text)."""
-    return (*row[:6], _AT.to_python_value(row[6]), row[7])
+    return (*row[:_AT_COLUMN], _AT.to_python_value(row[_AT_COLUMN]), *row[_AT_COLUMN + 1 :])
 
 
 async def _fetch(sql: str, values: list[Any], connection: Any = None) -> list[Sequence[Any]]:
@@ -244,8 +243,7 @@ def _dialect_sql(connection: Any, sql: str) -> str:
 
 
 _VERSIONED_STATE_SQL = (
-    "SELECT o.state_version, s.member_key, s.flow_id, s.step_id, s.state, s.by_member_id,"
-    " s.flow_revision, s.at, s.assignee_id"  # STATE_COLUMNS, in order
+    f"SELECT o.state_version, {', '.join('s.' + column for column in STATE_COLUMNS)}"  # noqa: S608
     " FROM organization o LEFT JOIN step_state s ON s.organization_id = o.id"
     " AND s.member_key IN ('', $2) WHERE o.id = $1"
 )
