@@ -25,7 +25,6 @@ from api.progress.engine import (
     ErrorCode,
     FlowDef,
     FlowView,
-    Mark,
     StepView,
     check_action,
     evaluate_flow,
@@ -438,10 +437,9 @@ async def _change(
             unless=unless,
         )
         if changed:
-            mark = Mark(
-                step_id, owner_key or None, new_state, str(ref.member_pk), now, flow.revision
+            state.put_mark(
+                flow.id, owner_key, step_id, new_state, ref.member_pk, now, flow.revision
             )
-            state.put_mark(flow.id, owner_key, mark, ref.member_pk)
     if not changed:
         return []
     return await _after_change(

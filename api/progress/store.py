@@ -100,12 +100,35 @@ class ViewerState:
     def record(self, flow: FlowDef, member_key: str) -> FlowRecord | None:
         return self.records.get((flow.id, flow_record_key(flow, member_key)))
 
+    def add_mark(
+        self,
+        flow_id: str,
+        member_key: str,
+        step_id: str,
+        mark_state: str,
+        by_pk: int,
+        at: dt.datetime,
+        revision: int,
+    ) -> None:
+        """A stored mark: a member's own (`member_key`) or the organization's (`ORG_KEY`)."""
+        mark = Mark(step_id, member_key or None, mark_state, str(by_pk), at, revision)  # type: ignore[arg-type]
+        self.marks.setdefault(flow_id, []).append(mark)
+        self.done_by[(flow_id, step_id, member_key)] = by_pk
+
     # A write applies itself here too, so the payload after it needs no second read.
 
-    def put_mark(self, flow_id: str, member_key: str, mark: Mark, by_pk: int) -> None:
-        self.drop_mark(flow_id, mark.step_id, member_key)
-        self.marks.setdefault(flow_id, []).append(mark)
-        self.done_by[(flow_id, mark.step_id, member_key)] = by_pk
+    def put_mark(
+        self,
+        flow_id: str,
+        member_key: str,
+        step_id: str,
+        mark_state: str,
+        by_pk: int,
+        at: dt.datetime,
+        revision: int,
+    ) -> None:
+        self.drop_mark(flow_id, step_id, member_key)
+        self.add_mark(flow_id, member_key, step_id, mark_state, by_pk, at, revision)
 
     def drop_mark(self, flow_id: str, step_id: str, member_key: str) -> None:
         owner = member_key or None
@@ -195,11 +218,7 @@ def viewer_state(rows: Iterable[tuple[Any, ...]]) -> ViewerState:
         if assignee is not None:
             state.assignees[(flow_id, step_id)] = assignee
         if mark in ("done", "skipped"):
-            owner = member_key or None
-            state.marks.setdefault(flow_id, []).append(
-                Mark(step_id, owner, mark, str(by_pk), at, revision)
-            )
-            state.done_by[(flow_id, step_id, member_key)] = by_pk
+            state.add_mark(flow_id, member_key, step_id, mark, by_pk, at, revision)
     return state
 
 
