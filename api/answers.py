@@ -68,20 +68,20 @@ class AnswerCache:
         Reads the organization's version with the viewer's state, and hands that state to the
         request's loaders, so a miss computes its answer from exactly that version.
         """
-        member = context.member_or_none
-        ref = context.member_ref
-        if member is None or ref is None or context.release is None:
+        member = context.member
+        if member is None or context.release is None:
             return None
+        actor = context.actor
         query = params["query"]
         roots = root_fields(query, params.get("operationName"), self._max_tokens)
         if roots is None or not roots & self._state_fields:
             return None
-        version, state = await load_versioned_viewer_state(ref.organization_pk, member.member_id)
-        context.loaders.prime_viewer_state(state)
+        version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
+        context.reads.prime_viewer_state(state)
         variables = params.get("variables")
         key = (
-            ref.organization_pk,
-            ref.member_pk,
+            actor.organization_pk,
+            actor.member_pk,
             member.claims_hash,
             query,
             params.get("operationName"),

@@ -80,17 +80,18 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
         )
         listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
         schema = build_schema(settings.limits, introspection=not settings.is_production)
+        progress_hub = ProgressHub(listener)
         runtime = Runtime(
             settings=settings,
             schema=schema,
             database=database,
-            members=MemberRegistry(),
+            members=MemberRegistry(progress_hub),
             preview=DraftPreview(
                 settings.content_dir,
                 default_locale=settings.default_locale,
                 fallback=settings.locale_fallback,
             ),
-            progress_hub=ProgressHub(listener),
+            progress_hub=progress_hub,
             answers=AnswerCache(
                 state_root_fields(schema),
                 settings.limits.max_tokens,

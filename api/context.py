@@ -1,61 +1,156 @@
-"""The one typed request context every resolver receives."""
+"""The one request context every resolver receives, made the same way for HTTP and WebSocket.
+
+`sign_in` resolves the caller once: the principal from the headers (or, on a WebSocket, the
+`connection_init` payload), then the actor the domain acts for, and the release served.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 
-from api.auth import MemberPrincipal, Principal
-from api.content.store import LiveRelease
-from api.loaders import Loaders
-from api.members import MemberRef
-from api.progress.live import ProgressHub
+from api.actor import Actor
+from api.auth import AdminPrincipal, AuthError, MemberPrincipal, Principal, authenticate
+from api.content import Catalog
+from api.content.preview import PREVIEW_HEADER
+from api.content.store import LiveRelease, served_catalog
+from api.errors import HeedError, forbidden, not_found
+from api.progress.reads import Reads
+from api.progress.store import find_organization, load_member_profile
 from api.settings import Settings
 
+if TYPE_CHECKING:
+    from api.runtime import Runtime
 
-class NotAMember(GraphQLError):
-    """A member-only field was asked with the admin key: a client mistake, not a server fault."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this field needs a member's token, not the admin key",
-            extensions={"code": "FORBIDDEN"},
-        )
+ADMIN_MEMBER_HEADER = "x-heed-member"
+NO_ORGANIZATION = (
+    "the admin key reads and changes onboarding state for one organization:"
+    " send X-Heed-Organization: <organization id>"
+)
 
 
 @dataclass
 class Context:
     request: HTTPConnection
-    request_id: str
-    settings: Settings
-    principal: Principal | None
-    member_ref: MemberRef | None
-    release: LiveRelease | None
-    progress_hub: ProgressHub
+    runtime: Runtime
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    principal: Principal | None = None
+    release: LiveRelease | None = None
     connection_params: dict[str, Any] | None = None
-    loaders: Loaders = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.loaders = self.fresh_loaders()
-
-    def fresh_loaders(self) -> Loaders:
-        """New loaders, for reading again after this request's own write."""
-        member = self.member_or_none
-        return Loaders(
-            self.member_ref,  # type: ignore[arg-type]
-            member.member_id if member else "",
-            member.email if member else None,
-        )
+    _actor: Actor | None = None
+    _no_actor: HeedError | None = None
+    _reads: Reads | None = None
 
     @property
-    def member(self) -> MemberPrincipal:
-        if not isinstance(self.principal, MemberPrincipal) or self.member_ref is None:
-            raise NotAMember
-        return self.principal
+    def settings(self) -> Settings:
+        return self.runtime.settings
+
+    async def sign_in(self, headers: Mapping[str, str]) -> None:
+        """Authenticate (raising AuthError), choose the release, and find the actor."""
+        principal = authenticate(headers, self.settings)
+        release = self.runtime.release
+        if headers.get(PREVIEW_HEADER) == "drafts":
+            if not isinstance(principal, AdminPrincipal):
+                raise AuthError("draft preview needs the admin key", "FORBIDDEN")
+            release = await self.runtime.preview.release()
+        self.principal, self.release = principal, release
+        if isinstance(principal, MemberPrincipal):
+            ref = await self.runtime.members.ensure(principal)
+            self._actor = Actor(
+                organization_pk=ref.organization_pk,
+                organization_id=principal.organization_id,
+                organization_name=principal.organization_name or ref.organization_name,
+                member_pk=ref.member_pk,
+                member_id=principal.member_id,
+                roles=frozenset(principal.roles),
+                attributes=principal.attributes,
+                locale=principal.locale,
+                email=principal.email,
+                name=principal.name,
+            )
+        elif principal.organization_id is None:
+            self._no_actor = forbidden(NO_ORGANIZATION)
+        else:
+            self._actor, self._no_actor = await _admin_actor(
+                principal.organization_id, headers.get(ADMIN_MEMBER_HEADER)
+            )
+        self._reads = Reads(self._actor) if self._actor else None
 
     @property
-    def member_or_none(self) -> MemberPrincipal | None:
+    def actor(self) -> Actor:
+        """Who the domain acts for; FORBIDDEN or NOT_FOUND when the caller names nobody."""
+        if self._actor is None:
+            raise self._no_actor or forbidden(NO_ORGANIZATION)
+        return self._actor
+
+    @property
+    def viewer(self) -> Actor | None:
+        """The member whose audience content is filtered for; None for the admin key (it
+        sees every item) unless it reads as a named member."""
+        actor = self._actor
+        return actor if actor is not None and actor.member_pk is not None else None
+
+    @property
+    def reads(self) -> Reads:
+        """This request's batched reads of the actor's organization."""
+        actor = self.actor
+        if self._reads is None:
+            self._reads = Reads(actor)
+        return self._reads
+
+    def read_again(self) -> None:
+        """After a change: later fields read what it wrote."""
+        if self._actor is not None:
+            self._reads = Reads(self._actor)
+
+    @property
+    def member(self) -> MemberPrincipal | None:
         return self.principal if isinstance(self.principal, MemberPrincipal) else None
+
+    @property
+    def catalog(self) -> Catalog:
+        return served_catalog(self.release)
+
+    def locale(self, asked: str | None = None) -> str:
+        """The locale to serve: the one asked for, the viewer's, or the default."""
+        viewer = self.viewer
+        return asked or (viewer.locale if viewer else None) or self.settings.default_locale
+
+
+async def _admin_actor(
+    organization_id: str, member_id: str | None
+) -> tuple[Actor | None, HeedError | None]:
+    """The admin key acting for an organization, or reading as one of its members."""
+    found = await find_organization(organization_id)
+    if found is None:
+        return None, not_found(
+            f"no organization {organization_id[:128]!r}: it appears when its first member signs in"
+        )
+    organization_pk, name = found
+    actor = Actor(organization_pk, organization_id, name)
+    if not member_id:
+        return actor, None
+    profile = await load_member_profile(organization_pk, member_id[:128])
+    if profile is None:
+        return None, not_found(f"no member {member_id[:128]!r} in {organization_id[:128]!r}")
+    member = profile.row
+    return (
+        Actor(
+            organization_pk,
+            organization_id,
+            name,
+            member_pk=member.pk,
+            member_id=member.id,
+            roles=frozenset(member.roles),
+            attributes=profile.attributes,
+            locale=member.locale,
+            email=member.email,
+            name=member.name,
+            via_admin_key=True,
+        ),
+        None,
+    )

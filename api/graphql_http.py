@@ -25,8 +25,8 @@ from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
 from api.answers import Question
-from api.auth import AdminPrincipal, AuthError, MemberPrincipal, authenticate
-from api.content.preview import PREVIEW_HEADER, PreviewInvalid
+from api.auth import AuthError
+from api.content.preview import PreviewInvalid
 from api.context import Context
 from api.db import DatabaseUnavailable, is_connection_failure
 from api.runtime import Runtime
@@ -99,8 +99,7 @@ async def graphql_endpoint(request: Request) -> Response:
         return _unavailable(media_type, request_id)
     response = _result_response(result, media_type, request_id, runtime.settings.is_production)
     if question is not None and not result.errors and result.data is not None:
-        assert context.release is not None
-        runtime.answers.put(question, bytes(response.body), context.release.catalog)
+        runtime.answers.put(question, bytes(response.body), context.catalog)
     return response
 
 
@@ -199,25 +198,10 @@ def _check_params(params: Mapping[str, Any]) -> None:
 
 
 async def _build_context(request: Request, runtime: Runtime, request_id: str) -> Context:
-    principal = authenticate(request.headers, runtime.settings)
-    member_ref = None
-    release = runtime.release
-    if request.headers.get(PREVIEW_HEADER) == "drafts":
-        if not isinstance(principal, AdminPrincipal):
-            raise AuthError("draft preview needs the admin key", "FORBIDDEN")
-        release = await runtime.preview.release()
-    if isinstance(principal, MemberPrincipal):
-        with _database_failures():
-            member_ref = await runtime.members.ensure(principal)
-    return Context(
-        request=request,
-        request_id=request_id,
-        settings=runtime.settings,
-        principal=principal,
-        member_ref=member_ref,
-        release=release,
-        progress_hub=runtime.progress_hub,
-    )
+    context = Context(request, runtime, request_id)
+    with _database_failures():
+        await context.sign_in(request.headers)
+    return context
 
 
 def _result_response(

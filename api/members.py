@@ -10,12 +10,19 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
-from tortoise.exceptions import IntegrityError
-
+from api.actor import Actor
 from api.auth import MemberPrincipal
-from api.db.models import HelpRequest, Member, Organization
-from api.progress.store import bump_state_version
+from api.progress.live import ProgressHub
+from api.progress.store import (
+    ensure_organization,
+    find_member_by_claims,
+    link_invitations,
+    rename_organization,
+    upsert_member,
+)
+from api.progress.unit import Change, commit
 
 
 @dataclass(frozen=True)
@@ -28,7 +35,10 @@ class MemberRef:
 
 
 class MemberRegistry:
-    def __init__(self, max_entries: int = 100_000, trust_seconds: float = 60.0) -> None:
+    def __init__(
+        self, hub: ProgressHub, max_entries: int = 100_000, trust_seconds: float = 60.0
+    ) -> None:
+        self._hub = hub
         self._seen: OrderedDict[tuple[str, str], tuple[str, MemberRef, float]] = OrderedDict()
         self._max_entries = max_entries
         self._trust_seconds = trust_seconds
@@ -41,87 +51,68 @@ class MemberRegistry:
         if seen is not None and seen[0] == claims_hash and now - seen[2] < self._trust_seconds:
             self._seen.move_to_end(key)
             return seen[1]
-        ref = await _upsert(principal, claims_hash)
+        ref = await self._stored(principal) or await self._write(principal)
         self._seen[key] = (claims_hash, ref, now)
         self._seen.move_to_end(key)
         if len(self._seen) > self._max_entries:
             self._seen.popitem(last=False)
         return ref
 
-
-async def _upsert(principal: MemberPrincipal, claims_hash: str) -> MemberRef:
-    """Write what the token says; if that changed anything, bump the organization's state
-    version afterwards, so every worker's cached answers show a new or changed member.
-
-    A member stored with these very claims (the usual case when a worker's memory of them
-    expires) costs one read and no write.
-    """
-    stored = (
-        await Member.filter(
-            organization__external_id=principal.organization_id,
-            external_id=principal.member_id,
-            claims_hash=claims_hash,
+    async def _stored(self, principal: MemberPrincipal) -> MemberRef | None:
+        """The member as stored, if with these very claims: one read, no write (the usual
+        case when a worker's memory of them expires)."""
+        stored = await find_member_by_claims(
+            principal.organization_id, principal.member_id, principal.claims_hash
         )
-        .first()
-        .values_list("id", "organization_id", "organization__name")
-    )
-    if stored is not None and stored[2] == (principal.organization_name or stored[2]):
+        if stored is None:
+            return None
         member_pk, organization_pk, organization_name = stored
+        if principal.organization_name and principal.organization_name != organization_name:
+            return None
         return MemberRef(organization_pk, member_pk, organization_name)
-    organization, changed = await _organization(principal)
-    fields = {
-        "name": principal.name,
-        "email": principal.email,
-        "locale": principal.locale,
-        "roles": list(principal.roles),
-        "attributes": dict(principal.attributes),
-        "claims_hash": claims_hash,
-    }
-    member = await Member.get_or_none(
-        organization_id=organization.id, external_id=principal.member_id
-    )
-    if member is None:
-        try:
-            member = await Member.create(
-                organization_id=organization.id, external_id=principal.member_id, **fields
-            )
-            changed = True
-        except IntegrityError:
-            # Another request created them first: theirs is as good as ours.
-            member = await Member.get(
-                organization_id=organization.id, external_id=principal.member_id
-            )
-    if member.claims_hash != claims_hash:
-        await Member.filter(id=member.id).update(**fields)
-        changed = True
-    if principal.email and changed:
-        # Help requests sent to this email before they signed in now reach them as a member.
-        changed |= bool(
-            await HelpRequest.filter(
-                organization_id=organization.id,
-                invitee_id=None,
-                invitee_email=principal.email.lower(),
-            ).update(invitee_id=member.id)
-        )
-    if changed:
-        await bump_state_version(organization.id)
-    return MemberRef(
-        organization_pk=organization.id, member_pk=member.id, organization_name=organization.name
-    )
 
+    async def _write(self, principal: MemberPrincipal) -> MemberRef:
+        """Write what the token says, through the write unit: the organization's version
+        moves (every worker's cached answers show the new or changed member) and a new
+        member is a `member.joined` event."""
+        organization_pk, stored_name = await ensure_organization(principal.organization_id)
+        system = Actor(organization_pk, principal.organization_id, stored_name)
 
-async def _organization(principal: MemberPrincipal) -> tuple[Organization, bool]:
-    """The token's organization, and whether this call changed what is stored of it."""
-    organization = await Organization.get_or_none(external_id=principal.organization_id)
-    if organization is None:
-        try:
-            organization = await Organization.create(
-                external_id=principal.organization_id, name=principal.organization_name
+        async def decide(change: Change) -> dict[str, Any]:
+            name = principal.organization_name
+            if name and name != stored_name:
+                change.write(rename_organization(organization_pk, name))
+            joined = all(member.id != principal.member_id for member in change.members)
+            change.write(
+                upsert_member(
+                    organization_pk,
+                    principal.member_id,
+                    principal.name,
+                    principal.email,
+                    principal.locale,
+                    principal.roles,
+                    principal.attributes,
+                    principal.claims_hash,
+                    change.now,
+                )
             )
-        except IntegrityError:
-            organization = await Organization.get(external_id=principal.organization_id)
-    if principal.organization_name and organization.name != principal.organization_name:
-        await Organization.filter(id=organization.id).update(name=principal.organization_name)
-        organization.name = principal.organization_name
-        return organization, True
-    return organization, False
+            if principal.email:
+                change.write(
+                    link_invitations(organization_pk, principal.member_id, principal.email)
+                )
+            if joined:
+                change.emit(
+                    "member.joined",
+                    {
+                        "memberId": principal.member_id,
+                        "name": principal.name,
+                        "email": principal.email,
+                        "roles": list(principal.roles),
+                    },
+                )
+            return {}
+
+        await commit(system, self._hub, decide, in_order=True)
+        ref = await self._stored(principal)
+        assert ref is not None, "the member was just written with these claims"
+        return ref

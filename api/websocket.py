@@ -7,7 +7,6 @@ the protocol's 4403 before any subscription starts.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -16,7 +15,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from api.auth import AuthError, MemberPrincipal, authenticate
+from api.auth import AuthError
 from api.context import Context
 from api.runtime import Runtime
 
@@ -31,15 +30,8 @@ class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
         self.runtime = runtime
 
     async def get_context(self, request: HTTPConnection, response: Any) -> Context:  # type: ignore[override]
-        return Context(
-            request=request,
-            request_id=uuid.uuid4().hex,
-            settings=self.runtime.settings,
-            principal=None,
-            member_ref=None,
-            release=self.runtime.release,
-            progress_hub=self.runtime.progress_hub,
-        )
+        """Signed in by `on_ws_connect`, once the token may have arrived."""
+        return Context(request, self.runtime)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:  # type: ignore[override]
         headers = {key.lower(): value for key, value in context.request.headers.items()}
@@ -48,12 +40,9 @@ class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
         if isinstance(token, str):
             headers["authorization"] = token
         try:
-            principal = authenticate(headers, self.runtime.settings)
+            await context.sign_in(headers)
         except AuthError as exc:
             raise ConnectionRejectionError({"message": exc.reason, "code": exc.code}) from None
-        if not isinstance(principal, MemberPrincipal):
+        if context.member is None:
             raise ConnectionRejectionError({"message": "subscriptions need a member's token"})
-        context.principal = principal
-        context.member_ref = await self.runtime.members.ensure(principal)
-        context.loaders = context.fresh_loaders()
         return UNSET

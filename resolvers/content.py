@@ -13,26 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from graphql import GraphQLError
-
 from api.content import Catalog, Hit, Item, Resolved, audience_matches, is_live
 from api.content.store import LiveRelease, item_revision
 from api.context import Context
+from api.errors import ErrorCode, HeedError
 from api.progress.store import completed_flow_ids
 
 T = TypeVar("T")
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
-
-
-class NoRelease(GraphQLError):
-    """Nothing has been published yet: a state to report, not a server fault."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "no content has been published yet: run 'heed content publish'",
-            extensions={"code": "NO_RELEASE"},
-        )
 
 
 @dataclass(frozen=True)
@@ -101,8 +90,8 @@ class SearchHitView:
 
 
 def release(context: Context) -> LiveRelease:
-    if context.release is None:
-        raise NoRelease
+    context.catalog  # noqa: B018 - raises NO_RELEASE before anything is published
+    assert context.release is not None
     return context.release
 
 
@@ -115,7 +104,7 @@ class Audience:
     """
 
     def __init__(self, context: Context, locale: str | None, completed: set[str] | None):
-        member = context.member_or_none
+        member = context.viewer
         assert member is not None
         self.member = member
         self.locale = viewer_locale(context, locale)
@@ -140,15 +129,16 @@ async def visible_to(
     context: Context, locale: str | None, run: Callable[[Audience | None], T]
 ) -> T:
     """Run a catalog query under the viewer's audience; the admin key sees every item."""
-    if context.member_or_none is None:
+    viewer = context.viewer
+    if viewer is None:
         return run(None)
     audience = Audience(context, locale, None)
     result = run(audience)
     if not audience.deferred:
         return result
-    state = await context.loaders.viewer_state()
+    state = await context.reads.viewer_state()
     flows = [r.item for r in release(context).catalog.items(kind="flow")]
-    completed = completed_flow_ids(state, flows, context.member.member_id)
+    completed = completed_flow_ids(state, flows, viewer.member_id)
     return run(Audience(context, locale, completed))
 
 
@@ -157,16 +147,14 @@ MAX_CONTEXT_LENGTH = 200
 MAX_CONTEXT_SEGMENTS = 16
 
 
-class BadInput(GraphQLError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, extensions={"code": "BAD_USER_INPUT"})
+def bad_input(message: str) -> HeedError:
+    return HeedError(ErrorCode.BAD_USER_INPUT, message)
 
 
 def viewer_locale(context: Context, locale: str | None) -> str:
     if locale is not None and not LOCALE.match(locale):
-        raise BadInput(f"not a locale: {locale[:40]!r} (expected e.g. en, ru, pt-BR)")
-    member = context.member_or_none
-    return locale or (member and member.locale) or context.settings.default_locale
+        raise bad_input(f"not a locale: {locale[:40]!r} (expected e.g. en, ru, pt-BR)")
+    return context.locale(locale)
 
 
 async def content_item(
@@ -231,7 +219,7 @@ async def help_items(
     context: Context, help_context: str, locale: str | None, first: int | None
 ) -> list[ItemView]:
     if len(help_context) > MAX_CONTEXT_LENGTH or help_context.count(".") >= MAX_CONTEXT_SEGMENTS:
-        raise BadInput(
+        raise bad_input(
             f"context keys are at most {MAX_CONTEXT_LENGTH} characters and "
             f"{MAX_CONTEXT_SEGMENTS} dot-separated parts"
         )
@@ -241,7 +229,7 @@ async def help_items(
         lambda audience: release(context).catalog.by_context(
             help_context,
             locale=viewer_locale(context, locale),
-            roles=context.member_or_none.roles if context.member_or_none else (),
+            roles=context.viewer.roles if context.viewer else (),
             where=audience,
             first=page_size(first),
         ),
@@ -284,15 +272,11 @@ def decode_cursor(cursor: str) -> str:
     try:
         decoded = base64.urlsafe_b64decode(cursor.encode()).decode()
     except (ValueError, UnicodeDecodeError):
-        raise InvalidCursor(cursor) from None
+        raise _invalid_cursor(cursor) from None
     if not decoded.startswith("item:"):
-        raise InvalidCursor(cursor)
+        raise _invalid_cursor(cursor)
     return decoded.removeprefix("item:")
 
 
-class InvalidCursor(GraphQLError):
-    def __init__(self, cursor: str) -> None:
-        super().__init__(
-            f"invalid cursor {cursor!r}: pass an endCursor from a previous page",
-            extensions={"code": "BAD_USER_INPUT"},
-        )
+def _invalid_cursor(cursor: str) -> HeedError:
+    return bad_input(f"invalid cursor {cursor!r}: pass an endCursor from a previous page")

@@ -1,50 +1,28 @@
-"""The viewer comes from verified token claims: resolving it touches no database."""
+"""The viewer comes from the actor the request signed in as: resolving it touches no database."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import strawberry
 
-from api.context import Context
-
-
-@dataclass(frozen=True)
-class MemberView:
-    id: str
-    name: str | None
-    email: str | None
-    locale: str | None
-    roles: list[str]
+from schema import viewer as types
+from schema.members import Member
+from schema.team import Organization
 
 
-@dataclass(frozen=True)
-class OrganizationView:
-    id: str
-    name: str | None
-
-
-@dataclass(frozen=True)
-class ViewerView:
-    member: MemberView
-    organization: OrganizationView
-    roles: list[str]
-    locale: str
-
-
-def viewer(context: Context) -> ViewerView:
-    principal = context.member
-    assert context.member_ref is not None
-    return ViewerView(
-        member=MemberView(
-            id=principal.member_id,
-            name=principal.name,
-            email=principal.email,
-            locale=principal.locale,
-            roles=list(principal.roles),
+def viewer(info: strawberry.Info) -> types.Viewer:
+    context = info.context
+    actor = context.actor
+    return types.Viewer(
+        member=Member(
+            id=strawberry.ID(actor.member_id),
+            name=actor.name,
+            email=actor.email,
+            locale=actor.locale,
+            roles=sorted(actor.roles),
         ),
-        organization=OrganizationView(
-            id=principal.organization_id,
-            name=principal.organization_name or context.member_ref.organization_name,
+        organization=Organization(
+            id=strawberry.ID(actor.organization_id), name=actor.organization_name
         ),
-        roles=list(principal.roles),
-        locale=principal.locale or context.settings.default_locale,
+        roles=sorted(actor.roles),
+        locale=context.locale(),
     )

@@ -24,6 +24,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.errors import HeedError
 from api.settings import Limits
 from schema.content import ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
@@ -56,9 +57,10 @@ class HeedSchema(strawberry.Schema):
 
 
 def is_unexpected(error: GraphQLError) -> bool:
-    """An exception from our code, as opposed to a syntax, validation or user error."""
+    """An exception from our code, as opposed to a syntax, validation or user error (Heed's
+    own `HeedError` included)."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, GraphQLError | HeedError)
 
 
 def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:

@@ -6,9 +6,12 @@ import datetime as dt
 
 import strawberry
 
+from api.progress import team as domain
 from resolvers import team as resolve
-from schema.flows import StepPayload, UserError
+from schema.errors import UserError
+from schema.flows import StepPayload
 from schema.members import Member
+from schema.permissions import ActsForOrganization, DrivesOrganization
 
 
 @strawberry.type(description="A step nobody in the organization holds a role for.")
@@ -27,6 +30,21 @@ class FlowProgress:
     total: int
     percent: float
     blocked: list[BlockedStep]
+
+    @classmethod
+    def from_result(cls, result: domain.FlowProgress) -> FlowProgress:
+        return cls(
+            flow_id=strawberry.ID(result.flow_id),
+            title=result.title,
+            state=result.state,
+            done=result.done,
+            total=result.total,
+            percent=result.percent,
+            blocked=[
+                BlockedStep(step_id=strawberry.ID(b.step_id), title=b.title, roles=list(b.roles))
+                for b in result.blocked
+            ],
+        )
 
 
 @strawberry.type
@@ -55,27 +73,62 @@ class HelpRequest:
     resolved_by: Member | None = strawberry.field(description="Who did the step.")
     token: str | None = strawberry.field(description="The invite token; only for the inviter.")
 
+    @classmethod
+    def from_result(cls, result: domain.HelpRequestResult) -> HelpRequest:
+        row = result.row
+        return cls(
+            id=strawberry.ID(row.id),
+            flow_id=strawberry.ID(row.flow_id),
+            step_id=strawberry.ID(row.step_id),
+            flow_title=result.flow_title,
+            step_title=result.step_title,
+            step_summary=result.step_summary,
+            organization=Organization.from_result(result.organization),
+            inviter=Member.maybe(result.inviter),
+            invitee=Member.maybe(result.invitee),
+            email=row.email,
+            message=row.message,
+            status=row.status,
+            created_at=row.created_at,
+            resolved_at=row.resolved_at,
+            resolved_by=Member.maybe(result.resolved_by),
+            token=result.token,
+        )
+
 
 @strawberry.type(description="A customer account, identified by the host product's id.")
 class Organization:
     id: strawberry.ID
     name: str | None
 
+    @classmethod
+    def from_result(cls, result: domain.OrganizationResult) -> Organization:
+        return cls(id=strawberry.ID(result.id), name=result.name)
+
     @strawberry.field(description="The onboarding owner, who drives the account.")
     async def owner(self, info: strawberry.Info) -> Member | None:
-        return (await resolve.organization(info.context)).owner  # type: ignore[return-value]
+        return await resolve.owner(info)
 
-    @strawberry.field(description="Organization-level flows (owner and admins).")
+    @strawberry.field(
+        description="Organization-level flows (owner and admins).",
+        permission_classes=[DrivesOrganization],
+    )
     async def progress(self, info: strawberry.Info) -> list[FlowProgress]:
-        return (await resolve.team_progress(info.context))[0]  # type: ignore[return-value]
+        return await resolve.organization_progress(info)
 
-    @strawberry.field(description="Every member and their flows (owner and admins).")
+    @strawberry.field(
+        description="Every member and their flows (owner and admins).",
+        permission_classes=[DrivesOrganization],
+    )
     async def members(self, info: strawberry.Info) -> list[TeamMember]:
-        return (await resolve.team_progress(info.context))[1]  # type: ignore[return-value]
+        return await resolve.team_members(info)
 
-    @strawberry.field(description="Open help requests (owner and admins).")
+    @strawberry.field(
+        description="Open help requests (owner and admins).",
+        permission_classes=[DrivesOrganization],
+    )
     async def help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
-        return await resolve.open_help_requests(info.context)  # type: ignore[return-value]
+        return await resolve.help_requests(info, "open")
 
 
 @strawberry.input
@@ -97,21 +150,24 @@ class AssignStepInput:
 
 @strawberry.type
 class TeamQuery:
-    @strawberry.field(description="The viewer's organization: owner, team progress, requests.")
+    @strawberry.field(
+        description="The viewer's organization: owner, team progress, requests.",
+        permission_classes=[ActsForOrganization],
+    )
     async def organization(self, info: strawberry.Info) -> Organization | None:
-        return await resolve.organization(info.context)  # type: ignore[return-value]
+        return await resolve.organization(info)
 
 
 @strawberry.type
 class RequestHelpPayload:
-    help_request: HelpRequest | None
-    user_errors: list[UserError]
+    help_request: HelpRequest | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
 class OrganizationPayload:
-    organization: Organization | None
-    user_errors: list[UserError]
+    organization: Organization | None = None
+    user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
@@ -120,30 +176,20 @@ class TeamMutation:
     async def request_help(
         self, info: strawberry.Info, input: RequestHelpInput
     ) -> RequestHelpPayload:
-        return await resolve.request_help(  # type: ignore[return-value]
-            info.context,
-            input.flow_id,
-            input.step_id,
-            input.member_id,
-            input.email,
-            input.message,
-            input.idempotency_key,
-        )
+        return await resolve.request_help(info, input)
 
     @strawberry.mutation(description="Withdraw a help request (the inviter, owner or admin).")
     async def cancel_help_request(
         self, info: strawberry.Info, id: strawberry.ID
     ) -> RequestHelpPayload:
-        return await resolve.cancel_help_request(info.context, id)  # type: ignore[return-value]
+        return await resolve.cancel_help_request(info, id)
 
     @strawberry.mutation(description="The owner or an admin assigns an organization step.")
     async def assign_step(self, info: strawberry.Info, input: AssignStepInput) -> StepPayload:
-        return await resolve.assign(  # type: ignore[return-value]
-            info.context, input.flow_id, input.step_id, input.member_id
-        )
+        return await resolve.assign_step(info, input)
 
     @strawberry.mutation(description="Name the onboarding owner (admins or the current owner).")
     async def set_onboarding_owner(
         self, info: strawberry.Info, member_id: strawberry.ID
     ) -> OrganizationPayload:
-        return await resolve.set_owner(info.context, member_id)  # type: ignore[return-value]
+        return await resolve.set_owner(info, member_id)

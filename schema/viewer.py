@@ -7,6 +7,7 @@ import strawberry
 from resolvers import team as team_resolvers
 from resolvers import viewer as resolve
 from schema.members import Member
+from schema.permissions import ReadsAsMember
 from schema.team import HelpRequest, Organization
 
 
@@ -19,15 +20,17 @@ class Viewer:
 
     @strawberry.field(description="Open requests from colleagues to do a step.")
     async def help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
-        return await team_resolvers.help_requests_to_viewer(info.context)  # type: ignore[return-value]
+        return await team_resolvers.help_requests(info, "to_viewer")
 
     @strawberry.field(description="Requests the viewer sent, newest first, with their outcome.")
     async def sent_help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
-        return await team_resolvers.help_requests_sent(info.context)  # type: ignore[return-value]
+        return await team_resolvers.help_requests(info, "sent")
 
 
 @strawberry.type
 class ViewerQuery:
-    @strawberry.field(description="The member making the request.")
+    @strawberry.field(
+        description="The member making the request.", permission_classes=[ReadsAsMember]
+    )
     def viewer(self, info: strawberry.Info) -> Viewer:
-        return resolve.viewer(info.context)  # type: ignore[return-value]
+        return resolve.viewer(info)

@@ -105,7 +105,8 @@ async def test_members_are_created_on_first_sight_and_follow_their_token(
     assert sql_counter.statements == [], "authenticating a member already seen costs no SQL"
 
     registry = app.state.runtime.members
-    app.state.runtime.members = MemberRegistry(trust_seconds=0)  # as on a worker that forgot
+    # as on a worker that forgot
+    app.state.runtime.members = MemberRegistry(app.state.runtime.progress_hub, trust_seconds=0)
     try:
         sql_counter.statements.clear()
         await graphql(client, "{ __typename }", auth(org, member, ("billing",), name="Ann"))

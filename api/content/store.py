@@ -16,6 +16,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.content.catalog import Catalog
+from api.errors import ErrorCode, HeedError
 from api.content.model import Item, Problem
 from api.content.pipeline import build
 from api.db.models import ContentRevision, Release, ReleaseItem
@@ -32,6 +33,15 @@ class LiveRelease:
     content_hash: str
     created_at: dt.datetime
     catalog: Catalog
+
+
+def served_catalog(release: LiveRelease | None) -> Catalog:
+    """The catalog being served; NO_RELEASE before anything is published."""
+    if release is None:
+        raise HeedError(
+            ErrorCode.NO_RELEASE, "no content has been published yet: run 'heed content publish'"
+        )
+    return release.catalog
 
 
 @dataclass(frozen=True)

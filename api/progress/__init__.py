@@ -1,4 +1,8 @@
-"""Pure step-status engine: step statuses, flow progress and action checks for one viewer."""
+"""Onboarding progress: the use cases that read and change it, the write unit they share,
+the pure step-status engine, and the store that holds all of its SQL.
+
+The engine's names are re-exported here for tests and callers that only need the rules.
+"""
 
 from api.progress.engine import (
     Action,

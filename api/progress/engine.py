@@ -1,7 +1,7 @@
 """The step-status engine: what each step looks like to one viewer, computed, never stored.
 
-Pure functions over frozen dataclasses (no I/O, no ORM, no GraphQL), so resolvers can feed it
-rows loaded by DataLoaders and tests can check it exhaustively.
+Pure functions over frozen dataclasses (no I/O, no ORM, no GraphQL): the use cases feed it
+the rows the store read, and tests check it exhaustively.
 
 How marks apply (`current_marks`):
 
@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Literal
+
+from api.errors import ErrorCode
 
 MarkState = Literal["done", "skipped"]
 _MARK_STATES: frozenset[str] = frozenset({"done", "skipped"})
@@ -50,17 +52,6 @@ class Action(StrEnum):
     COMPLETE = "COMPLETE"
     SKIP = "SKIP"
     REOPEN = "REOPEN"
-
-
-class ErrorCode(StrEnum):
-    NOT_FOUND = "NOT_FOUND"
-    STEP_LOCKED = "STEP_LOCKED"
-    ROLE_REQUIRED = "ROLE_REQUIRED"
-    NOT_SKIPPABLE = "NOT_SKIPPABLE"
-    ALREADY_DONE = "ALREADY_DONE"  # complete/skip of a DONE step: callers may answer success
-    ALREADY_SKIPPED = "ALREADY_SKIPPED"  # skip of a SKIPPED step: success, nothing to write
-    NOT_DONE = "NOT_DONE"  # reopen of a step that is neither done nor skipped
-    FORBIDDEN = "FORBIDDEN"  # never returned by the engine; for callers (audience, admin)
 
 
 @dataclass(frozen=True)

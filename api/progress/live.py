@@ -1,8 +1,9 @@
 """Progress changes pushed to an organization's subscribers, on every worker.
 
-On Postgres a change is announced with NOTIFY inside the writing transaction (so it is heard
-only if committed) and each worker's listener fans it out to its local subscribers; SQLite
-runs in one process, so the hub fans out directly after commit.
+On Postgres the write unit (`api.progress.unit`) announces a change with NOTIFY inside the
+writing transaction (so it is heard only if committed) and each worker's listener fans it out
+to its local subscribers; SQLite runs in one process, so the hub fans out directly after
+commit.
 """
 
 from __future__ import annotations
@@ -29,12 +30,6 @@ class ProgressHub:
         self.uses_notify = listener is not None
         if listener is not None:
             listener.listen(PROGRESS_CHANNEL, self._heard)
-
-    async def announce(self, event: Mapping[str, Any], connection: Any) -> None:
-        """Within the writing transaction on Postgres; call `deliver` after commit otherwise."""
-        if connection.capabilities.dialect == "postgres":
-            payload = orjson.dumps(dict(event)).decode()
-            await connection.execute_query("SELECT pg_notify($1, $2)", [PROGRESS_CHANNEL, payload])
 
     def deliver_local(self, event: Mapping[str, Any]) -> None:
         """After commit, for SQLite: there is no other process to tell."""

@@ -1,34 +1,45 @@
-"""Onboarding state in the database: what the engine reads, and the writes that change it.
+"""Onboarding state in the database: the reads the engine needs and the writes that change it.
 
-Reads are whole-organization batches (one statement for every mark and flow record of an
-organization and viewer, one for its members) so a checklist costs a constant number of
-statements. Writes are conditional updates, so fifty members completing one organization
-step at once record it exactly once.
+All of the progress domain's SQL is here. Reads are whole-organization batches (every mark
+and flow record of an organization and viewer in one statement, its members in one more), so
+a checklist costs a constant number of statements. Writes are built as `Write` values and
+sent by the write unit (`api.progress.unit`), which holds the organization's lock while it
+reads and writes, so the writes never race each other.
+
+Hot statements are hand-written (`$n` placeholders, rewritten for SQLite) and run through
+Tortoise's connection: no query building per request.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from api.content.model import Item
-from api.db.models import Event, HelpRequest, IdempotentResult, Member, Organization, StepState
+from api.db.models import Event, HelpRequest, IdempotentResult, Member, StepState
 from api.progress.engine import FlowDef, FlowRecord, Mark, Scope, StepDef
 from api.progress.engine import Member as EngineMember
+from api.progress.live import PROGRESS_CHANNEL
 
 ORG_KEY = ""
 FLOW_ROW = ""
+# Whose idempotency keys the admin key's changes are kept under, in each organization.
+ADMIN_KEY_OWNER = "@admin"
 
 # Column conversions for the hand-written statements, as Tortoise does them on each database.
 _AT = StepState._meta.fields_map["at"]
 _ROLES = Member._meta.fields_map["roles"]
+_ATTRIBUTES = Member._meta.fields_map["attributes"]
 _PROPERTIES = Event._meta.fields_map["properties"]
 _CREATED_AT = Event._meta.fields_map["created_at"]
 _OUTCOME = IdempotentResult._meta.fields_map["outcome"]
-_RESOLVED_AT = HelpRequest._meta.fields_map["resolved_at"]
+_HELP_AT = HelpRequest._meta.fields_map["created_at"]
 
 
 def flow_definition(item: Item) -> FlowDef:
@@ -144,6 +155,23 @@ class ViewerState:
         self.records[(flow_id, record_key)] = FlowRecord(at, record.dismissed_at)
 
 
+@dataclass(frozen=True)
+class HelpRequestRow:
+    pk: int
+    id: str
+    token: str
+    flow_id: str
+    step_id: str
+    inviter_pk: int
+    invitee_pk: int | None
+    email: str | None
+    message: str | None
+    status: str
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None
+    resolved_by_pk: int | None
+
+
 STATE_COLUMNS = (
     "member_key",
     "flow_id",
@@ -154,23 +182,57 @@ STATE_COLUMNS = (
     "at",
     "assignee_id",
 )
-
-
 _AT_COLUMN = STATE_COLUMNS.index("at")
+_HELP_COLUMNS = (
+    "id, public_id, token, flow_id, step_id, inviter_id, invitee_id, invitee_email, message,"
+    " status, created_at, resolved_at, resolved_by_id"
+)
+
 # Built from the constant column names above, never from input.
 _STATE_SQL = f"SELECT {', '.join(STATE_COLUMNS)} FROM step_state WHERE organization_id = $1"  # noqa: S608
+_VIEWER_STATE_SQL = _STATE_SQL + " AND member_key IN ('', $2)"
+_MEMBERS_SQL = (
+    "SELECT id, external_id, name, email, locale, roles FROM member"
+    " WHERE organization_id = $1 ORDER BY id"
+)
+_VERSIONED_STATE_SQL = (
+    f"SELECT o.state_version, {', '.join('s.' + column for column in STATE_COLUMNS)}"  # noqa: S608
+    " FROM organization o LEFT JOIN step_state s ON s.organization_id = o.id"
+    " AND s.member_key IN ('', $2) WHERE o.id = $1"
+)
+_LOCK_SQL = (
+    "UPDATE organization SET state_version = state_version + 1 WHERE id = $1"
+    " RETURNING state_version, owner_id"
+)
+# Under the lock, one statement reads everything a change decides on: the viewer's state
+# ('s'), the members ('m'), the open help requests ('h') and the idempotency key's record
+# ('i'). Every branch has the same ten columns.
+_UNDER_LOCK_SQL = (
+    f"SELECT 's', {', '.join(STATE_COLUMNS)}, NULL FROM step_state"  # noqa: S608
+    " WHERE organization_id = $1 AND member_key IN ('', $2)"
+    " UNION ALL SELECT 'm', external_id, name, email, locale, id, NULL, NULL, NULL,"
+    " CAST(roles AS TEXT) FROM member WHERE organization_id = $1"
+    " UNION ALL SELECT 'h', public_id, flow_id, step_id, token, id, inviter_id, NULL,"
+    " invitee_id, invitee_email FROM help_request WHERE organization_id = $1 AND status = 'open'"
+    " UNION ALL SELECT 'i', operation, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " CAST(outcome AS TEXT) FROM idempotent_result"
+    " WHERE organization_id = $1 AND member_key = $3 AND key = $4"
+)
 
 
-async def load_state_rows(
-    organization_pk: int, member_key: str | None = None, connection: Any = None
-) -> list[tuple[Any, ...]]:
-    """The organization's rows for one viewer (their own and the organization's), or all."""
-    if member_key is None:
-        rows = await _fetch(_STATE_SQL, [organization_pk], connection)
-    else:
-        sql = _STATE_SQL + " AND member_key IN ('', $2)"
-        rows = await _fetch(sql, [organization_pk, member_key], connection)
-    return [_state_row(row) for row in rows]
+def _dialect_sql(connection: Any, sql: str) -> str:
+    """Hand-written statements use `$n` placeholders; SQLite spells them `?n`."""
+    return sql if connection.capabilities.dialect == "postgres" else sql.replace("$", "?")
+
+
+def _connection(connection: Any = None) -> Any:
+    return connection or StepState._meta.db
+
+
+async def _fetch(sql: str, values: list[Any], connection: Any = None) -> list[Sequence[Any]]:
+    connection = _connection(connection)
+    _, rows = await connection.execute_query(_dialect_sql(connection, sql), values)
+    return list(rows)
 
 
 def _state_row(row: Sequence[Any]) -> tuple[Any, ...]:
@@ -178,30 +240,23 @@ def _state_row(row: Sequence[Any]) -> tuple[Any, ...]:
     return (*row[:_AT_COLUMN], _AT.to_python_value(row[_AT_COLUMN]), *row[_AT_COLUMN + 1 :])
 
 
-async def _fetch(sql: str, values: list[Any], connection: Any = None) -> list[Sequence[Any]]:
-    """Rows of a hand-written statement: the hottest reads skip Tortoise's query building."""
-    connection = connection or StepState._meta.db
-    _, rows = await connection.execute_query(_dialect_sql(connection, sql), values)
-    return list(rows)
+def _member_row(pk: int, ext: str, name: Any, email: Any, locale: Any, roles: Any) -> MemberRow:
+    return MemberRow(pk, ext, name, email, locale, tuple(_ROLES.to_python_value(roles) or ()))
 
 
-async def _execute(sql: str, values: list[Any], connection: Any = None) -> None:
-    connection = connection or StepState._meta.db
-    await connection.execute_query(_dialect_sql(connection, sql), values)
+async def load_state_rows(
+    organization_pk: int, member_key: str | None = None
+) -> list[tuple[Any, ...]]:
+    """The organization's rows for one viewer (their own and the organization's), or all."""
+    if member_key is None:
+        rows = await _fetch(_STATE_SQL, [organization_pk])
+    else:
+        rows = await _fetch(_VIEWER_STATE_SQL, [organization_pk, member_key])
+    return [_state_row(row) for row in rows]
 
 
-async def _insert(table: str, row: Mapping[str, Any], connection: Any) -> None:
-    """One row; table and column names are this module's constants, never input."""
-    columns = ", ".join(row)
-    placeholders = ", ".join(f"${n}" for n in range(1, len(row) + 1))
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
-    await _execute(sql, list(row.values()), connection)
-
-
-async def load_viewer_state(
-    organization_pk: int, member_key: str, connection: Any = None
-) -> ViewerState:
-    return viewer_state(await load_state_rows(organization_pk, member_key, connection))
+async def load_viewer_state(organization_pk: int, member_key: str) -> ViewerState:
+    return viewer_state(await load_state_rows(organization_pk, member_key))
 
 
 def viewer_state(rows: Iterable[tuple[Any, ...]]) -> ViewerState:
@@ -232,43 +287,6 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
     return done
 
 
-async def load_members(organization_pk: int) -> list[MemberRow]:
-    rows = await _fetch(
-        "SELECT id, external_id, name, email, locale, roles FROM member"
-        " WHERE organization_id = $1 ORDER BY id",
-        [organization_pk],
-    )
-    return [
-        MemberRow(pk, ext, name, email, locale, tuple(_ROLES.to_python_value(roles) or ()))
-        for pk, ext, name, email, locale, roles in rows
-    ]
-
-
-async def bump_state_version(organization_pk: int, connection: Any = None) -> None:
-    """Mark the organization's state as changed: cached answers of older versions are dead.
-
-    Inside a write transaction it comes first, because the row lock it takes serializes the
-    organization's writers until commit, so each sees the others' committed rows (without
-    it, two members finishing the last two steps at once each miss the other's step and
-    neither records the flow's completion). Outside one, it comes after the writes it
-    announces, so no reader can cache the old state under the new version.
-    """
-    await _execute(_BUMP_SQL, [organization_pk], connection)
-
-
-def _dialect_sql(connection: Any, sql: str) -> str:
-    """Hand-written statements use `$n` placeholders; SQLite spells them `?n`."""
-    return sql if connection.capabilities.dialect == "postgres" else sql.replace("$", "?")
-
-
-_VERSIONED_STATE_SQL = (
-    f"SELECT o.state_version, {', '.join('s.' + column for column in STATE_COLUMNS)}"  # noqa: S608
-    " FROM organization o LEFT JOIN step_state s ON s.organization_id = o.id"
-    " AND s.member_key IN ('', $2) WHERE o.id = $1"
-)
-_BUMP_SQL = "UPDATE organization SET state_version = state_version + 1 WHERE id = $1"
-
-
 async def load_versioned_viewer_state(
     organization_pk: int, member_key: str
 ) -> tuple[int, ViewerState]:
@@ -285,17 +303,192 @@ async def load_versioned_viewer_state(
     return version, viewer_state(_state_row(row[1:]) for row in rows if row[1] is not None)
 
 
-_SET_STEP_STATE_SQL = (
+async def load_members(organization_pk: int) -> list[MemberRow]:
+    rows = await _fetch(_MEMBERS_SQL, [organization_pk])
+    return [_member_row(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What Heed stored of a member's token: enough to see the product as they do."""
+
+    row: MemberRow
+    attributes: Mapping[str, Any]
+
+
+async def load_member_profile(organization_pk: int, member_id: str) -> MemberProfile | None:
+    rows = await _fetch(
+        "SELECT id, external_id, name, email, locale, roles, attributes FROM member"
+        " WHERE organization_id = $1 AND external_id = $2",
+        [organization_pk, member_id],
+    )
+    if not rows:
+        return None
+    *columns, attributes = rows[0]
+    return MemberProfile(_member_row(*columns), _ATTRIBUTES.to_python_value(attributes) or {})
+
+
+async def load_organization(organization_pk: int) -> tuple[str | None, int | None]:
+    """The organization's name and its onboarding owner's key."""
+    rows = await _fetch("SELECT name, owner_id FROM organization WHERE id = $1", [organization_pk])
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
+
+
+async def find_organization(external_id: str) -> tuple[int, str | None] | None:
+    rows = await _fetch("SELECT id, name FROM organization WHERE external_id = $1", [external_id])
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+async def load_help_requests(organization_pk: int) -> list[HelpRequestRow]:
+    """All of an organization's help requests, oldest first: requests are few per
+    organization, and one read serves every help-request field of a query."""
+    rows = await _fetch(
+        f"SELECT {_HELP_COLUMNS} FROM help_request WHERE organization_id = $1"  # noqa: S608
+        " ORDER BY created_at, id",
+        [organization_pk],
+    )
+    return [
+        HelpRequestRow(
+            *row[:10],
+            _HELP_AT.to_python_value(row[10]),
+            _HELP_AT.to_python_value(row[11]),
+            row[12],
+        )
+        for row in rows
+    ]
+
+
+# --- the write unit's statements ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnderLock:
+    """What the write unit read while holding the organization's lock."""
+
+    version: int
+    owner_pk: int | None
+    state: ViewerState
+    members: list[MemberRow]
+    open_help: list[OpenHelpRequest]
+    stored: tuple[str, dict[str, Any]] | None  # (operation, outcome) under the key
+
+
+@dataclass(frozen=True)
+class OpenHelpRequest:
+    pk: int
+    id: str
+    token: str
+    flow_id: str
+    step_id: str
+    inviter_pk: int
+    invitee_pk: int | None
+    email: str | None
+
+
+async def lock_organization(organization_pk: int, connection: Any) -> tuple[int, int | None]:
+    """Take the organization's write lock by bumping its state version; the new version and
+    the onboarding owner, as of the lock.
+
+    The row lock it takes serializes the organization's writers until commit, so each reads
+    the others' committed rows (without it, two members finishing the last two steps at once
+    each miss the other's step and neither records the flow's completion). The bump also
+    tells every worker's answer cache that older answers are dead.
+    """
+    rows = await connection.execute_query_dict(
+        _dialect_sql(connection, _LOCK_SQL), [organization_pk]
+    )
+    if not rows:
+        raise LookupError(f"organization {organization_pk} does not exist")
+    return int(rows[0]["state_version"]), rows[0]["owner_id"]
+
+
+async def read_under_lock(
+    organization_pk: int,
+    locked: tuple[int, int | None],
+    member_key: str,
+    idempotency: tuple[str, str] | None,
+    connection: Any,
+) -> UnderLock:
+    """Everything a change decides on, in one statement, read after the lock was taken."""
+    key_owner, key = idempotency or ("", "")
+    rows = await _fetch(
+        _UNDER_LOCK_SQL, [organization_pk, member_key, key_owner, key or None], connection
+    )
+    state_rows, members, open_help = [], [], []
+    stored = None
+    for part, *columns in rows:
+        if part == "s":
+            state_rows.append(_state_row(columns[:8]))
+        elif part == "m":
+            ext, name, email, locale, pk, *_, roles = columns
+            members.append(_member_row(pk, ext, name, email, locale, roles))
+        elif part == "h":
+            public_id, flow_id, step_id, token, pk, inviter, _, invitee, email = columns
+            open_help.append(
+                OpenHelpRequest(pk, public_id, token, flow_id, step_id, inviter, invitee, email)
+            )
+        else:
+            stored = (columns[0], orjson.loads(columns[-1]))
+    members.sort(key=lambda member: member.pk)
+    return UnderLock(*locked, viewer_state(state_rows), members, open_help, stored)
+
+
+@dataclass(frozen=True)
+class Write:
+    """One statement of a change, with `$1`-based placeholders of its own."""
+
+    sql: str
+    values: tuple[Any, ...]
+
+
+_PLACEHOLDER = re.compile(r"\$(\d+)")
+
+
+async def run_writes(
+    writes: Sequence[Write], notices: Sequence[str], connection: Any, *, in_order: bool = False
+) -> None:
+    """Send a change's writes. On Postgres they go as one statement (data-modifying CTEs,
+    with the NOTIFYs as its result), so a change costs one round trip whatever it touches;
+    SQLite runs them one by one, in process, and so does Postgres for writes that must see
+    each other (`in_order`: all CTEs of one statement see the same snapshot)."""
+    if connection.capabilities.dialect != "postgres" or in_order:
+        for write in writes:
+            await connection.execute_query(_dialect_sql(connection, write.sql), list(write.values))
+        if connection.capabilities.dialect == "postgres":
+            for notice in notices:
+                await connection.execute_query(
+                    f"SELECT pg_notify('{PROGRESS_CHANNEL}', $1)", [notice]
+                )
+        return
+        for write in writes:
+            await connection.execute_query(_dialect_sql(connection, write.sql), list(write.values))
+        return
+    parts, values = [], []
+    for n, write in enumerate(writes):
+        offset = len(values)
+        sql = _PLACEHOLDER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", write.sql)  # type: ignore[misc]
+        parts.append(f"w{n} AS ({sql})")
+        values.extend(write.values)
+    calls = []
+    for notice in notices:
+        values.append(notice)
+        calls.append(f"pg_notify('{PROGRESS_CHANNEL}', ${len(values)})")
+    head = f"WITH {', '.join(parts)} " if parts else ""
+    if not calls and not parts:
+        return
+    await connection.execute_query(head + f"SELECT {', '.join(calls) or '1'}", values)
+
+
+_UPSERT_STATE_SQL = (
     "INSERT INTO step_state (organization_id, member_key, flow_id, step_id, state,"
     " by_member_id, flow_revision, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     " ON CONFLICT (organization_id, member_key, flow_id, step_id) DO UPDATE SET"
     " state = excluded.state, by_member_id = excluded.by_member_id,"
     " flow_revision = excluded.flow_revision, at = excluded.at"
-    " WHERE step_state.state NOT IN ($9, $10) RETURNING id"
 )
 
 
-async def set_step_state(
+def put_mark(
     organization_pk: int,
     member_key: str,
     flow: FlowDef,
@@ -303,207 +496,246 @@ async def set_step_state(
     state: str,
     by_pk: int,
     at: dt.datetime,
-    connection: Any,
-    *,
-    unless: tuple[str, ...],
-) -> bool:
-    """Move a step to `state` unless it already is in one of `unless`; True if it moved.
-
-    One conditional upsert: when two requests race, exactly one of them changes the row.
-    """
-    assert 1 <= len(unless) <= 2
+) -> Write:
+    """A step's mark (or, with `FLOW_ROW`, a flow's completion record), replacing any."""
     at_value = _AT.to_db_value(at, StepState)
-    # execute_query_dict: Tortoise's asyncpg execute_query misreads an INSERT's row count.
-    moved = await connection.execute_query_dict(
-        _dialect_sql(connection, _SET_STEP_STATE_SQL),
-        [
-            organization_pk,
-            member_key,
-            flow.id,
-            step_id,
-            state,
-            by_pk,
-            flow.revision,
-            at_value,
-            unless[0],
-            unless[-1],
-        ],
-    )
-    return bool(moved)
+    values = (organization_pk, member_key, flow.id, step_id, state, by_pk, flow.revision)
+    return Write(_UPSERT_STATE_SQL, (*values, at_value))
 
 
-async def clear_step_state(
-    organization_pk: int, member_key: str, flow_id: str, step_id: str, connection: Any
-) -> bool:
+def clear_mark(
+    organization_pk: int, member_key: str, flow_id: str, step_id: str, *, assigned: bool
+) -> Write:
     """Reopen: drop the mark, keeping the row only to remember an assignee."""
-    key = {
-        "organization_id": organization_pk,
-        "member_key": member_key,
-        "flow_id": flow_id,
-        "step_id": step_id,
-    }
-    kept = (
-        await StepState.filter(**key, assignee_id__isnull=False)
-        .using_db(connection)
-        .update(state="assigned")
-    )
-    removed = await StepState.filter(**key, assignee_id__isnull=True).using_db(connection).delete()
-    return bool(kept or removed)
+    change = "UPDATE step_state SET state = 'assigned'" if assigned else "DELETE FROM step_state"
+    where = " WHERE organization_id = $1 AND member_key = $2 AND flow_id = $3 AND step_id = $4"
+    return Write(change + where, (organization_pk, member_key, flow_id, step_id))
 
 
-async def mark_flow_completed(
-    organization_pk: int,
-    record_key: str,
-    flow: FlowDef,
-    by_pk: int,
-    at: dt.datetime,
-    connection: Any,
-) -> None:
-    """Remember completion, so a flow stays completed when steps are added later."""
-    await set_step_state(
-        organization_pk,
-        record_key,
-        flow,
-        FLOW_ROW,
-        "completed",
-        by_pk,
-        at,
-        connection,
-        unless=("completed",),
+def forget_flow_completion(organization_pk: int, record_key: str, flow_id: str) -> Write:
+    """A reopened required step un-completes the flow: "stays completed" guards against
+    content changes, not against the team undoing its own work."""
+    return Write(
+        "DELETE FROM step_state WHERE organization_id = $1 AND member_key = $2"
+        " AND flow_id = $3 AND step_id = '' AND state = 'completed'",
+        (organization_pk, record_key, flow_id),
     )
 
 
-async def assign_step(
+def clear_member_flow(organization_pk: int, member_key: str, flow_id: str) -> Write:
+    """Every mark and the completion record one member holds on a flow (assignments live on
+    organization rows, so none is lost)."""
+    return Write(
+        "DELETE FROM step_state WHERE organization_id = $1 AND member_key = $2 AND flow_id = $3",
+        (organization_pk, member_key, flow_id),
+    )
+
+
+def assign(
     organization_pk: int,
     flow: FlowDef,
     step_id: str,
     assignee_pk: int,
     by_pk: int,
-    connection: Any,
-) -> None:
-    key = {
-        "organization_id": organization_pk,
-        "member_key": ORG_KEY,
-        "flow_id": flow.id,
-        "step_id": step_id,
-    }
-    if await StepState.filter(**key).using_db(connection).update(assignee_id=assignee_pk):
-        return
-    await StepState.create(
-        **key,
-        state="assigned",
-        by_member_id=by_pk,
-        flow_revision=flow.revision,
-        at=dt.datetime.now(dt.UTC),
-        assignee_id=assignee_pk,
-        using_db=connection,
+    at: dt.datetime,
+) -> Write:
+    return Write(
+        "INSERT INTO step_state (organization_id, member_key, flow_id, step_id, state,"
+        " by_member_id, flow_revision, at, assignee_id)"
+        " VALUES ($1, '', $2, $3, 'assigned', $4, $5, $6, $7)"
+        " ON CONFLICT (organization_id, member_key, flow_id, step_id)"
+        " DO UPDATE SET assignee_id = excluded.assignee_id",
+        (
+            organization_pk,
+            flow.id,
+            step_id,
+            by_pk,
+            flow.revision,
+            _AT.to_db_value(at, StepState),
+            assignee_pk,
+        ),
     )
 
 
-async def forget_flow_completion(
-    organization_pk: int, record_key: str, flow_id: str, connection: Any
-) -> None:
-    """A reopened required step un-completes the flow: "stays completed" guards against
-    content changes, not against the team undoing its own work."""
-    await (
-        StepState.filter(
-            organization_id=organization_pk,
-            member_key=record_key,
-            flow_id=flow_id,
-            step_id=FLOW_ROW,
-            state="completed",
-        )
-        .using_db(connection)
-        .delete()
-    )
-
-
-async def record_event(
+def insert_event(
     organization_pk: int,
     member_pk: int | None,
-    kind: str,
     name: str,
     properties: Mapping[str, Any],
-    connection: Any,
-) -> None:
-    row = {
-        "organization_id": organization_pk,
-        "member_id": member_pk,
-        "kind": kind,
-        "name": name,
-        "properties": _PROPERTIES.to_db_value(dict(properties), Event),
-        "created_at": _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), Event),
-    }
-    await _insert("event", row, connection)
-
-
-async def resolve_help_requests(
-    organization_pk: int,
-    flow_id: str,
-    step_id: str,
-    by_pk: int,
     at: dt.datetime,
-    connection: Any,
-    *,
-    invitee_pk: int | None,
-) -> None:
-    """Open requests for a step are done once it is done (for a member's own step, only the
-    ones addressed to that member)."""
-    sql = (
-        "UPDATE help_request SET status = 'done', resolved_at = $1, resolved_by_id = $2"
-        " WHERE organization_id = $3 AND flow_id = $4 AND step_id = $5 AND status = 'open'"
+    kind: str | None = None,
+) -> Write:
+    """The event row: the audit trail and the source of every metric and webhook; its kind
+    is the type's prefix (`step` for `step.completed`) unless given."""
+    return Write(
+        "INSERT INTO event (organization_id, member_id, kind, name, properties, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6)",
+        (
+            organization_pk,
+            member_pk,
+            kind or name.split(".", 1)[0],
+            name,
+            _PROPERTIES.to_db_value(dict(properties), Event),
+            _CREATED_AT.to_db_value(at, Event),
+        ),
     )
-    values = [_RESOLVED_AT.to_db_value(at, HelpRequest), by_pk, organization_pk, flow_id, step_id]
-    if invitee_pk is not None:
-        sql += " AND invitee_id = $6"
-        values.append(invitee_pk)
-    await _execute(sql, values, connection)
 
 
-async def idempotent_outcome(
-    organization_pk: int, member_key: str, key: str | None, operation: str
-) -> dict[str, Any] | None:
-    if not key:
-        return None
-    rows = await _fetch(
-        "SELECT operation, outcome FROM idempotent_result"
-        " WHERE organization_id = $1 AND member_key = $2 AND key = $3",
-        [organization_pk, member_key, key],
-    )
-    if not rows:
-        return None
-    stored_operation, outcome = rows[0]
-    if stored_operation != operation:
-        return {"conflict": stored_operation}
-    return _OUTCOME.to_python_value(outcome)  # type: ignore[no-any-return]
-
-
-async def remember_outcome(
+def remember_outcome(
     organization_pk: int,
-    member_key: str,
-    key: str | None,
+    key_owner: str,
+    key: str,
     operation: str,
     outcome: Mapping[str, Any],
-    connection: Any,
-) -> None:
-    """Raises IntegrityError when the same key was remembered first (a concurrent retry)."""
-    if key:
-        row = {
-            "organization_id": organization_pk,
-            "member_key": member_key,
-            "key": key,
-            "operation": operation,
-            "outcome": _OUTCOME.to_db_value(dict(outcome), IdempotentResult),
-            "created_at": _CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), IdempotentResult),
-        }
-        await _insert("idempotent_result", row, connection)
+    at: dt.datetime,
+) -> Write:
+    return Write(
+        "INSERT INTO idempotent_result (organization_id, member_key, key, operation, outcome,"
+        " created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        (
+            organization_pk,
+            key_owner,
+            key,
+            operation,
+            _OUTCOME.to_db_value(dict(outcome), IdempotentResult),
+            _CREATED_AT.to_db_value(at, IdempotentResult),
+        ),
+    )
 
 
-async def organization_owner(organization_pk: int) -> int | None:
-    return (
-        await Organization.filter(id=organization_pk)
-        .first()
-        .values_list(  # type: ignore[return-value]
-            "owner_id", flat=True
-        )
+def resolve_help_requests(pks: Sequence[int], by_pk: int, at: dt.datetime) -> Write:
+    placeholders = ", ".join(f"${n}" for n in range(3, len(pks) + 3))
+    sql = (
+        "UPDATE help_request SET status = 'done', resolved_at = $1, resolved_by_id = $2"  # noqa: S608
+        f" WHERE id IN ({placeholders}) AND status = 'open'"
+    )
+    return Write(sql, (_HELP_AT.to_db_value(at, HelpRequest), by_pk, *pks))
+
+
+def cancel_help_request(pk: int, by_pk: int, at: dt.datetime) -> Write:
+    return Write(
+        "UPDATE help_request SET status = 'cancelled', resolved_at = $1, resolved_by_id = $2"
+        " WHERE id = $3 AND status = 'open'",
+        (_HELP_AT.to_db_value(at, HelpRequest), by_pk, pk),
+    )
+
+
+def insert_help_request(
+    organization_pk: int,
+    public_id: str,
+    token: str,
+    flow_id: str,
+    step_id: str,
+    inviter_pk: int,
+    invitee_pk: int | None,
+    email: str | None,
+    message: str | None,
+    at: dt.datetime,
+) -> Write:
+    return Write(
+        "INSERT INTO help_request (public_id, token, organization_id, flow_id, step_id,"
+        " inviter_id, invitee_id, invitee_email, message, status, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'open', $10)",
+        (
+            public_id,
+            token,
+            organization_pk,
+            flow_id,
+            step_id,
+            inviter_pk,
+            invitee_pk,
+            email,
+            message,
+            _HELP_AT.to_db_value(at, HelpRequest),
+        ),
+    )
+
+
+def set_owner(organization_pk: int, member_pk: int) -> Write:
+    return Write(
+        "UPDATE organization SET owner_id = $1 WHERE id = $2", (member_pk, organization_pk)
+    )
+
+
+# --- organizations and members, as their tokens describe them ------------------------------
+
+_ORG_CREATED_AT = Member._meta.fields_map["created_at"]
+
+
+async def find_member_by_claims(
+    organization_id: str, member_id: str, claims_hash: str
+) -> tuple[int, int, str | None] | None:
+    """(member key, organization key, organization name) when stored with these claims."""
+    rows = await _fetch(
+        "SELECT m.id, o.id, o.name FROM member m JOIN organization o ON o.id = m.organization_id"
+        " WHERE o.external_id = $1 AND m.external_id = $2 AND m.claims_hash = $3",
+        [organization_id, member_id, claims_hash],
+    )
+    return (rows[0][0], rows[0][1], rows[0][2]) if rows else None
+
+
+async def ensure_organization(external_id: str) -> tuple[int, str | None]:
+    """The organization's key and stored name, created on first sight."""
+    now = _ORG_CREATED_AT.to_db_value(dt.datetime.now(dt.UTC), Member)
+    connection = _connection()
+    await connection.execute_query(
+        _dialect_sql(
+            connection,
+            "INSERT INTO organization (external_id, state_version, created_at, updated_at)"
+            " VALUES ($1, 0, $2, $2) ON CONFLICT (external_id) DO NOTHING",
+        ),
+        [external_id, now],
+    )
+    found = await find_organization(external_id)
+    assert found is not None
+    return found
+
+
+def rename_organization(organization_pk: int, name: str) -> Write:
+    return Write("UPDATE organization SET name = $1 WHERE id = $2", (name, organization_pk))
+
+
+def upsert_member(
+    organization_pk: int,
+    member_id: str,
+    name: str | None,
+    email: str | None,
+    locale: str | None,
+    roles: Sequence[str],
+    attributes: Mapping[str, Any],
+    claims_hash: str,
+    at: dt.datetime,
+) -> Write:
+    """A member as their token describes them, created or brought up to date."""
+    at_value = _ORG_CREATED_AT.to_db_value(at, Member)
+    return Write(
+        "INSERT INTO member (organization_id, external_id, name, email, locale, roles,"
+        " attributes, claims_hash, created_at, updated_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)"
+        " ON CONFLICT (organization_id, external_id) DO UPDATE SET name = excluded.name,"
+        " email = excluded.email, locale = excluded.locale, roles = excluded.roles,"
+        " attributes = excluded.attributes, claims_hash = excluded.claims_hash,"
+        " updated_at = excluded.updated_at",
+        (
+            organization_pk,
+            member_id,
+            name,
+            email,
+            locale,
+            _ROLES.to_db_value(list(roles), Member),
+            _ATTRIBUTES.to_db_value(dict(attributes), Member),
+            claims_hash,
+            at_value,
+        ),
+    )
+
+
+def link_invitations(organization_pk: int, member_id: str, email: str) -> Write:
+    """Help requests sent to this email before its owner signed in now reach them as a
+    member (run after `upsert_member`, in order: it looks the member up)."""
+    return Write(
+        "UPDATE help_request SET invitee_id = (SELECT id FROM member"
+        " WHERE organization_id = $1 AND external_id = $2)"
+        " WHERE organization_id = $1 AND invitee_id IS NULL AND invitee_email = $3",
+        (organization_pk, member_id, email.lower()),
     )
