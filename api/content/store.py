@@ -16,10 +16,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api.content.catalog import Catalog
-from api.errors import ErrorCode, HeedError
 from api.content.model import Item, Problem
 from api.content.pipeline import build
 from api.db.models import ContentRevision, Release, ReleaseItem
+from api.errors import ErrorCode, HeedError
 
 RELEASE_CHANNEL = "heed_release"
 LOAD_BATCH = 100  # payload rows decoded at a time when loading a release
