@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from api.app import create_app
-from api.db.statements import counting_statements
+from bench.statements import counting_statements
 from api.settings import Settings
 from bench.scenarios import Scenario, problems
 

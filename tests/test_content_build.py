@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from api.content import Item, build, check, json_schema, pipeline, pool, store
-from api.content.bench import run_bench
 from api.content.model import EMPTY_TREE
 from api.content.parse import parse_file
 from api.content.spec import SOURCE, STEP, schema_text
 from api.db import open_database, using
+from bench.synthetic import measure_build, write_articles
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -318,7 +318,7 @@ def test_schema_file_is_current() -> None:
     committed = (REPO / "content" / "schema" / "front-matter.schema.json").read_text(
         encoding="utf-8"
     )
-    assert committed == schema_text(), "run: python -m api.content schema"
+    assert committed == schema_text(), "run: heed content schema"
 
 
 def test_readme_documents_every_key() -> None:
@@ -356,6 +356,7 @@ def test_demo_pack_front_matter_matches_the_schema() -> None:
         assert list(validator.iter_errors(meta)) == [], path
 
 
-def test_bench_helper_runs() -> None:
-    figures = run_bench(40)
-    assert figures["one-edit rebuild"] < figures["check + cold build"]
+def test_the_benchmark_pack_builds_with_one_new_revision_per_edit(tmp_path: Path) -> None:
+    paths = write_articles(tmp_path / "content", 40)
+    figures = measure_build(tmp_path / "content", paths)
+    assert figures["items"] == 40

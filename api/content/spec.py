@@ -633,7 +633,7 @@ def json_schema() -> dict[str, Any]:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Heed content front matter",
         "description": (
-            "Generated from api/content/spec.py by `python -m api.content schema`; do not edit. "
+            "Generated from api/content/spec.py by `heed content schema`; do not edit. "
             "Source files match `source`, translations (`name.<locale>.md`) match "
             "`translation`; `step` describes the fenced `step` blocks of flows."
         ),
