@@ -14,9 +14,9 @@ import httpx
 import orjson
 
 from api.app import create_app
-from bench.statements import counting_statements
 from api.settings import Settings
 from bench.scenarios import Scenario, problems
+from bench.statements import counting_statements
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/graphql-response+json"}
 

@@ -27,9 +27,9 @@ from api.app import create_app
 from api.auth import mint_token
 from api.content.store import publish
 from api.db import open_database, using
+from api.settings import Settings
 from bench.statements import StatementCounter as SQLCounter
 from bench.statements import counting_statements
-from api.settings import Settings
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
