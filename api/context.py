@@ -11,10 +11,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from starlette.requests import HTTPConnection
 
 from api.actor import Actor
-from api.auth import AdminPrincipal, AuthError, MemberPrincipal, Principal, authenticate
+from api.auth import (
+    AdminPrincipal,
+    AuthError,
+    MemberPrincipal,
+    Principal,
+    authenticate,
+    principal_from_claims,
+)
 from api.content import Catalog
 from api.content.preview import PREVIEW_HEADER
 from api.content.store import LiveRelease, served_catalog
@@ -27,6 +35,9 @@ if TYPE_CHECKING:
     from api.runtime import Runtime
 
 ADMIN_MEMBER_HEADER = "x-heed-member"
+PREVIEW_MEMBER_HEADER = "x-heed-preview-member"
+# The key of an organization or member that is not stored yet: it matches no row.
+NOBODY = 0
 NO_ORGANIZATION = (
     "the admin key reads and changes onboarding state for one organization:"
     " send X-Heed-Organization: <organization id>"
@@ -58,7 +69,12 @@ class Context:
                 raise AuthError("draft preview needs the admin key", "FORBIDDEN")
             release = await self.runtime.preview.release()
         self.principal, self.release = principal, release
-        if isinstance(principal, MemberPrincipal):
+        described = headers.get(PREVIEW_MEMBER_HEADER)
+        if described is not None:
+            if headers.get(PREVIEW_HEADER) != "drafts":
+                raise AuthError("X-Heed-Preview-Member needs X-Heed-Preview: drafts", "BAD_REQUEST")
+            self._actor = await _previewed_member(described)
+        elif isinstance(principal, MemberPrincipal):
             ref = await self.runtime.members.ensure(principal)
             self._actor = Actor(
                 organization_pk=ref.organization_pk,
@@ -119,6 +135,39 @@ class Context:
         """The locale to serve: the one asked for, the viewer's, or the default."""
         viewer = self.viewer
         return asked or (viewer.locale if viewer else None) or self.settings.default_locale
+
+
+async def _previewed_member(described: str) -> Actor:
+    """A member described by the writer (claims as a token carries them, as JSON): every
+    query answers as they would see it, drafts included; their stored progress is read when
+    they exist, and nothing is ever written (the admin key never acts as a member)."""
+    try:
+        claims = orjson.loads(described)
+    except orjson.JSONDecodeError:
+        raise AuthError(
+            "X-Heed-Preview-Member must be JSON claims, e.g."
+            ' {"org": "acme", "sub": "ann", "roles": ["billing"], "locale": "ru"}',
+            "BAD_REQUEST",
+        ) from None
+    if not isinstance(claims, dict):
+        raise AuthError("X-Heed-Preview-Member must be a JSON object of claims", "BAD_REQUEST")
+    member = principal_from_claims(claims)
+    found = await find_organization(member.organization_id)
+    organization_pk = found[0] if found else NOBODY
+    profile = await load_member_profile(organization_pk, member.member_id) if found else None
+    return Actor(
+        organization_pk,
+        member.organization_id,
+        member.organization_name or (found[1] if found else None),
+        member_pk=profile.row.pk if profile else NOBODY,
+        member_id=member.member_id,
+        roles=frozenset(member.roles),
+        attributes=member.attributes,
+        locale=member.locale,
+        email=member.email,
+        name=member.name,
+        via_admin_key=True,
+    )
 
 
 async def _admin_actor(

@@ -78,7 +78,7 @@ async def graphql_endpoint(request: Request) -> Response:
         body = {"data": None, "errors": [exc.formatted]}
         return Response(orjson.dumps(body), 200, media_type=media_type)
     except AuthError as exc:
-        status = 403 if exc.code == "FORBIDDEN" else 401
+        status = {"FORBIDDEN": 403, "BAD_REQUEST": 400}.get(exc.code, 401)
         return _error_response(status, exc.reason, media_type, request_id, exc.code)
     except RequestError as exc:
         return _error_response(exc.status, exc.message, media_type, request_id, headers=exc.headers)

@@ -110,24 +110,27 @@ class Organization:
         return await resolve.owner(info)
 
     @strawberry.field(
-        description="Organization-level flows (owner and admins).",
+        description=(
+            "Organization-level flows (owner and admins; null with a FORBIDDEN error for"
+            " anyone else, the rest of the organization still answers)."
+        ),
         permission_classes=[DrivesOrganization],
     )
-    async def progress(self, info: strawberry.Info) -> list[FlowProgress]:
+    async def progress(self, info: strawberry.Info) -> list[FlowProgress] | None:
         return await resolve.organization_progress(info)
 
     @strawberry.field(
-        description="Every member and their flows (owner and admins).",
+        description="Every member and their flows (owner and admins; else null, FORBIDDEN).",
         permission_classes=[DrivesOrganization],
     )
-    async def members(self, info: strawberry.Info) -> list[TeamMember]:
+    async def members(self, info: strawberry.Info) -> list[TeamMember] | None:
         return await resolve.team_members(info)
 
     @strawberry.field(
-        description="Open help requests (owner and admins).",
+        description="Open help requests (owner and admins; else null, FORBIDDEN).",
         permission_classes=[DrivesOrganization],
     )
-    async def help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
+    async def help_requests(self, info: strawberry.Info) -> list[HelpRequest] | None:
         return await resolve.help_requests(info, "open")
 
 

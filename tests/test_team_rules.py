@@ -196,3 +196,27 @@ async def test_the_organization_overview_reads_each_thing_once(
     body = await graphql(client, query, ann)
     assert "errors" not in body, body
     assert len(sql_counter.statements) <= 5, sql_counter.statements
+
+
+async def test_a_member_is_refused_only_the_fields_they_may_not_read(
+    client: httpx.AsyncClient,
+) -> None:
+    team = Team("fields")
+    ann, cid = team.add("ann", "admin"), team.add("cid", "billing")
+    await graphql(
+        client, 'mutation { setOnboardingOwner(memberId: "ann") { userErrors { code } } }', ann
+    )
+    body = await graphql(
+        client, "{ organization { id owner { id } progress { flowId } helpRequests { id } } }", cid
+    )
+    assert body["data"]["organization"] == {
+        "id": team.org,
+        "owner": {"id": "ann"},
+        "progress": None,
+        "helpRequests": None,
+    }
+    refused = {tuple(e["path"]): e["extensions"]["code"] for e in body["errors"]}
+    assert refused == {
+        ("organization", "progress"): "FORBIDDEN",
+        ("organization", "helpRequests"): "FORBIDDEN",
+    }
