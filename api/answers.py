@@ -66,7 +66,7 @@ class AnswerCache:
         """The cache key for this request, or None if its answer is not kept.
 
         Reads the organization's version with the viewer's state, and hands that state to the
-        request's loaders, so a miss computes its answer from exactly that version.
+        request's reads, so a miss computes its answer from exactly that version.
         """
         member = context.member
         if member is None or context.release is None:
