@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.auth import MemberPrincipal
 from api.errors import forbidden
 from api.progress.engine import Member as EngineMember
 from api.progress.store import ADMIN_KEY_OWNER
@@ -35,6 +36,31 @@ class Actor:
     email: str | None = None
     name: str | None = None
     via_admin_key: bool = False
+
+    @classmethod
+    def of_claims(
+        cls,
+        claims: MemberPrincipal,
+        organization_pk: int,
+        organization_name: str | None,
+        member_pk: int,
+        *,
+        via_admin_key: bool = False,
+    ) -> Actor:
+        """A member as their token's claims (or a writer's description) say."""
+        return cls(
+            organization_pk=organization_pk,
+            organization_id=claims.organization_id,
+            organization_name=claims.organization_name or organization_name,
+            member_pk=member_pk,
+            member_id=claims.member_id,
+            roles=frozenset(claims.roles),
+            attributes=claims.attributes,
+            locale=claims.locale,
+            email=claims.email,
+            name=claims.name,
+            via_admin_key=via_admin_key,
+        )
 
     @functools.cached_property
     def engine(self) -> EngineMember:

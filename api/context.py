@@ -76,17 +76,8 @@ class Context:
             self._actor = await _previewed_member(described)
         elif isinstance(principal, MemberPrincipal):
             ref = await self.runtime.members.ensure(principal)
-            self._actor = Actor(
-                organization_pk=ref.organization_pk,
-                organization_id=principal.organization_id,
-                organization_name=principal.organization_name or ref.organization_name,
-                member_pk=ref.member_pk,
-                member_id=principal.member_id,
-                roles=frozenset(principal.roles),
-                attributes=principal.attributes,
-                locale=principal.locale,
-                email=principal.email,
-                name=principal.name,
+            self._actor = Actor.of_claims(
+                principal, ref.organization_pk, ref.organization_name, ref.member_pk
             )
         elif principal.organization_id is None:
             self._no_actor = forbidden(NO_ORGANIZATION)
@@ -153,21 +144,11 @@ async def _previewed_member(described: str) -> Actor:
         raise AuthError("X-Heed-Preview-Member must be a JSON object of claims", "BAD_REQUEST")
     member = principal_from_claims(claims)
     found = await find_organization(member.organization_id)
-    organization_pk = found[0] if found else NOBODY
-    profile = await load_member_profile(organization_pk, member.member_id) if found else None
-    return Actor(
-        organization_pk,
-        member.organization_id,
-        member.organization_name or (found[1] if found else None),
-        member_pk=profile.row.pk if profile else NOBODY,
-        member_id=member.member_id,
-        roles=frozenset(member.roles),
-        attributes=member.attributes,
-        locale=member.locale,
-        email=member.email,
-        name=member.name,
-        via_admin_key=True,
-    )
+    if found is None:
+        return Actor.of_claims(member, NOBODY, None, NOBODY, via_admin_key=True)
+    profile = await load_member_profile(found[0], member.member_id)
+    member_pk = profile.row.pk if profile else NOBODY
+    return Actor.of_claims(member, found[0], found[1], member_pk, via_admin_key=True)
 
 
 async def _admin_actor(
