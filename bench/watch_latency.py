@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TIP = "tips/card-declined.md"
 SECRET = "watch-latency-" + "s" * 40
+TOKEN_ARGS = ("--org", "o", "--member", "m", "--roles", "admin")  # the tip is for admins
 
 
 def _free_port() -> int:
@@ -72,9 +73,8 @@ def measure(rounds: int) -> list[float]:
             stderr=subprocess.STDOUT,
         )
         try:
-            token = subprocess.run(
-                [sys.executable, "-m", "api.cli", "token", "--org", "o", "--member", "m"]
-                + ["--roles", "admin"],
+            token = subprocess.run(  # noqa: S603
+                [sys.executable, "-m", "api.cli", "token", *TOKEN_ARGS],
                 env=env,
                 capture_output=True,
                 text=True,

@@ -61,9 +61,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def check_command(
-    root: str | Path, *, include_drafts: bool = False, watch: bool = False
-) -> int:
+def check_command(root: str | Path, *, include_drafts: bool = False, watch: bool = False) -> int:
     """`heed content check`: print each problem as `path:line:col: message` (warnings as
     `path:line:col: warning: message`), paths relative to the current directory; 1 if any
     error. With `watch`, check again after every change until interrupted."""
