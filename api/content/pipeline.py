@@ -66,11 +66,8 @@ def discover(
     every printed path opens as printed), or else to `root`'s parent (`content/a.md`).
     """
     root = Path(root)
-    if shown_from is None:
-        prefix = root.resolve().name
-    else:
-        prefix = os.path.relpath(root.resolve(), shown_from.resolve()).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix
+    prefix = root.resolve().name
+    base = shown_from.resolve() if shown_from is not None else None
     found: list[tuple[str, Path]] = []
     for path in root.rglob("*.md"):
         rel = path.relative_to(root).as_posix()
@@ -81,7 +78,10 @@ def discover(
     files: list[SourceFile] = []
     problems: list[Problem] = []
     for rel, path in found:
-        shown = f"{prefix}/{rel}" if prefix else rel
+        if base is None:
+            shown = f"{prefix}/{rel}" if prefix else rel
+        else:
+            shown = os.path.relpath(path.resolve(), base).replace(os.sep, "/")
         data = path.read_bytes()
         match = _TRANSLATION.match(rel.rsplit("/", 1)[-1])
         if not match:

@@ -205,6 +205,7 @@ def _compare_steps(parsed: Parsed, source: Shape, add: _Add) -> list[Problem]:
     order = ", ".join(source.steps)
     places = {step_id: n for n, step_id in enumerate(source.steps)}
     translated: dict[str, Pos] = {}  # in the file's order, which is the source's
+    present = {step.id for step in parsed.steps}  # out of order: an error, not a warning too
     last = -1
     for step in parsed.steps:
         place = places.get(step.id)
@@ -225,7 +226,7 @@ def _compare_steps(parsed: Parsed, source: Shape, add: _Add) -> list[Problem]:
             translated[step.id] = step.pos
     warnings: list[Problem] = []
     for place, step_id in enumerate(source.steps):
-        if step_id in translated:
+        if step_id in present:
             continue
         later = (translated[s] for s in source.steps[place + 1 :] if s in translated)
         line, col = next(later, parsed.end)
