@@ -136,7 +136,9 @@ def visible_flows(context: Context, state: ViewerState, locale: str | None) -> l
     assert context.release is not None
     flows = [
         r.item
-        for r in context.release.catalog.items(kind="flow", locale=viewer_locale(context, locale))
+        for r in context.release.catalog.items(
+            kind="flow", locale=viewer_locale(context, locale), engaged=state.marks.keys()
+        )
     ]
     audience = Audience(context, locale, completed_flow_ids(state, flows, context.member.member_id))
     return [item for item in flows if audience(item)]

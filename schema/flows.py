@@ -91,6 +91,10 @@ class Step:
     body_html: str
     body_tree: JSON
 
+    @strawberry.field(description="The locale its text is in (the source's if not translated).")
+    def locale(self) -> str:
+        return self.content.locale  # type: ignore[attr-defined]
+
 
 @strawberry.type
 class Flow:
