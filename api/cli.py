@@ -143,6 +143,7 @@ async def _republish_on_change(settings: Settings) -> None:
     database = await open_database(settings.database_url, migrate=False)
     cache: dict[str, Item] = {}
     events = changes(root)
+    first = True  # once the watch is in place: what changed since `serve` published
     try:
         while await asyncio.to_thread(next, events, None) is not None:
             try:
@@ -163,7 +164,9 @@ async def _republish_on_change(settings: Settings) -> None:
             except (PublishConflict, DatabaseUnavailable) as exc:
                 print(f"heed: {exc}", file=sys.stderr, flush=True)
             else:
-                _print_published(result)
+                if result.created or not first:
+                    _print_published(result)
+            first = False
     finally:
         await database.close_connections()
 

@@ -74,8 +74,7 @@ def check_command(root: str | Path, *, include_drafts: bool = False, watch: bool
     from api.content.watch import changes, describe
 
     print(describe(root), flush=True)
-    _check_once(root, include_drafts, announce=True)
-    for _ in changes(root):
+    for _ in changes(root):  # the first run comes once the watch is in place
         _check_once(root, include_drafts, announce=True)
     return 0
 

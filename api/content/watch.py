@@ -16,6 +16,7 @@ from watchfiles import watch
 from api.content.pipeline import is_content_file
 
 QUIET_MS = 30  # a change is reported once no other event came for this long
+ARM_MS = 100  # how soon the first (empty) report comes; idle wake-ups are this far apart
 
 
 def is_content(path: str | Path, root: Path) -> bool:
@@ -41,12 +42,17 @@ def describe(root: Path, shown_from: Path | None = None) -> str:
 
 
 def changes(root: Path) -> Iterator[set[str]]:
-    """Each time content files change, the changed paths; blocks in between."""
+    """First an empty set, once the watch is in place (a caller runs then, and misses no
+    change made while it runs); then, at each change, the changed paths."""
     resolved = root.resolve()
+    armed = False
     for batch in watch(
         resolved,
         watch_filter=lambda _change, path: is_content(path, resolved),
         step=QUIET_MS,
-        yield_on_timeout=False,
+        rust_timeout=ARM_MS,
+        yield_on_timeout=True,
     ):
-        yield {path for _, path in batch}
+        if batch or not armed:
+            armed = True
+            yield {path for _, path in batch}
