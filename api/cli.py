@@ -11,7 +11,6 @@ import asyncio
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from api.db import DatabaseUnavailable, open_database, using
 from api.settings import ConfigError, Settings
 
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
+WATCH_POLL_SECONDS = 0.05
 
 
 class CommandError(Exception):
@@ -68,7 +68,9 @@ async def _publish(settings: Settings, root: Path) -> PublishResult:
     database = await open_database(settings.database_url, migrate=True)
     try:
         with using(database):
-            return await publish(root, default_locale=settings.default_locale)
+            return await publish(
+                root, default_locale=settings.default_locale, shown_from=Path.cwd()
+            )
     finally:
         await database.close_connections()
 
@@ -79,11 +81,22 @@ def publish_and_report(settings: Settings, root: Path) -> PublishResult:
     try:
         result = asyncio.run(_publish(settings, root))
     except PublishRefused as refused:
-        for problem in refused.problems:
-            print(problem, file=sys.stderr)
+        _print_refused(refused)
         raise CommandError(f"{refused}: nothing was published") from None
     except PublishConflict as exc:
         raise CommandError(str(exc)) from None
+    _print_published(result)
+    return result
+
+
+def _print_refused(refused: PublishRefused) -> None:
+    for problem in refused.problems:
+        print(problem, file=sys.stderr, flush=True)
+
+
+def _print_published(result: PublishResult) -> None:
+    for warning in result.warnings:
+        print(warning, flush=True)
     if result.created:
         print(
             f"published release {result.number}: {result.items} items, "
@@ -92,12 +105,11 @@ def publish_and_report(settings: Settings, root: Path) -> PublishResult:
         )
     else:
         print(f"release {result.number} already has this content: nothing to publish", flush=True)
-    return result
 
 
 def content_check_command(args: argparse.Namespace) -> None:
     root = Path(args.dir) if args.dir else load_settings().content_dir
-    code = check_command(root, include_drafts=args.drafts)
+    code = check_command(root, include_drafts=args.drafts, watch=args.watch)
     if code:
         sys.exit(code)
 
@@ -112,24 +124,51 @@ def content_schema_command(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
-def watch_content(settings: Settings, interval: float = 1.0) -> None:
-    """Republish whenever a file under the content folder changes (runs in a thread)."""
+def watch_content(settings: Settings) -> None:
+    """Republish the content folder whenever a content file changes (runs in a thread)."""
+    from api.content.watch import describe
+
+    print(describe(settings.content_dir), flush=True)
+    asyncio.run(_republish_on_change(settings))
+
+
+async def _republish_on_change(settings: Settings) -> None:
+    """One event loop and one database connection for the watcher's life, and rendered
+    items kept between publishes: after a save, only the changed file is read and rendered.
+    A refused publish leaves the last good release live."""
+    from api.content.model import Item
+    from api.content.watch import changes
+
     root = settings.content_dir
-
-    def snapshot() -> dict[str, float]:
-        return {str(path): path.stat().st_mtime for path in root.rglob("*") if path.is_file()}
-
-    seen = snapshot()
-    while True:
-        time.sleep(interval)
-        current = snapshot()
-        if current == seen:
-            continue
-        seen = current
-        try:
-            publish_and_report(settings, root)
-        except CommandError as exc:
-            print(f"heed: {exc}", file=sys.stderr, flush=True)
+    database = await open_database(settings.database_url, migrate=False)
+    cache: dict[str, Item] = {}
+    events = changes(root)
+    first = True  # once the watch is in place: what changed since `serve` published
+    try:
+        while await asyncio.to_thread(next, events, None) is not None:
+            try:
+                with using(database):
+                    result = await publish(
+                        root,
+                        default_locale=settings.default_locale,
+                        cache=cache,
+                        shown_from=Path.cwd(),
+                    )
+            except PublishRefused as refused:
+                _print_refused(refused)
+                print(
+                    f"heed: {refused}: nothing was published; the last release stays live",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            except (PublishConflict, DatabaseUnavailable) as exc:
+                print(f"heed: {exc}", file=sys.stderr, flush=True)
+            else:
+                if result.created or not first:
+                    _print_published(result)
+            first = False
+    finally:
+        await database.close_connections()
 
 
 def serve_command(args: argparse.Namespace) -> None:
@@ -140,6 +179,8 @@ def serve_command(args: argparse.Namespace) -> None:
     if not settings.is_production:
         publish_and_report(settings, settings.content_dir)
     if args.watch:
+        # SQLite has no NOTIFY: workers look for the watcher's releases this often
+        os.environ.setdefault("HEED_RELEASE_POLL_SECONDS", str(WATCH_POLL_SECONDS))
         threading.Thread(target=watch_content, args=(settings,), daemon=True).start()
     url = f"http://{args.host}:{args.port}/graphql"
     if not settings.is_production:
@@ -251,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("dir", nargs="?", help="content folder (default HEED_CONTENT_DIR)")
     check.add_argument("--drafts", action="store_true", help="check drafts as if published")
+    check.add_argument(
+        "--watch", action="store_true", help="check again whenever a content file changes"
+    )
     check.set_defaults(handler=content_check_command)
     publish_parser = content_commands.add_parser(
         "publish", help="build and store a new release; running workers swap to it"

@@ -104,7 +104,7 @@ class Settings:
             admin_key=admin_key,
             default_locale=env.get("HEED_DEFAULT_LOCALE", "en"),
             locale_fallback=_flag(env, "HEED_LOCALE_FALLBACK", True),
-            release_poll_seconds=_positive_int(env, "HEED_RELEASE_POLL_SECONDS", 2),
+            release_poll_seconds=_positive_number(env, "HEED_RELEASE_POLL_SECONDS", 2.0),
             answer_cache_mb=_positive_int(env, "HEED_ANSWER_CACHE_MB", 32),
             database_pool_size=_positive_int(env, "HEED_DB_POOL_SIZE", 16),
             limits=Limits(
@@ -148,6 +148,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be greater than 0, not {value}")
+    return value
+
+
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be greater than 0, not {raw}")
     return value
 
 

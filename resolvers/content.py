@@ -160,22 +160,31 @@ def viewer_locale(context: Context, locale: str | None) -> str:
 async def content_item(
     context: Context, item_id: str, locale: str | None, revision: int | None
 ) -> ItemView | None:
+    """The item served now, or with `revision` any revision ever published (a flow's with
+    the steps it had), even of an item the current release no longer has."""
     catalog = release(context).catalog
-    resolved = catalog.get(item_id, viewer_locale(context, locale))
+    requested = viewer_locale(context, locale)
+    resolved = catalog.get(item_id, requested)
+    if revision is not None and revision < 1:
+        raise BadInput(f"revisions start at 1, not {revision}")
+    if revision is not None and (resolved is None or revision != resolved.item.revision):
+        resolved = await _revision(catalog, item_id, requested, revision)
     if resolved is None or not await visible_to(
         context, locale, lambda audience: audience is None or audience(resolved.item)
     ):
         return None
-    if revision is None or revision == resolved.item.revision:
-        return ItemView(resolved)
-    older = await item_revision(item_id, resolved.served_locale, revision)
-    if older is None or not await visible_to(
-        context, locale, lambda audience: audience is None or audience(older)
-    ):
-        return None
-    return ItemView(
-        Resolved(older, resolved.requested_locale, resolved.served_locale, resolved.is_fallback)
-    )
+    return ItemView(resolved)
+
+
+async def _revision(catalog: Catalog, item_id: str, locale: str, revision: int) -> Resolved | None:
+    """A stored revision in the first locale of the chain that has one (revisions are
+    numbered per locale: a translation's own)."""
+    chain = catalog.chain(locale)
+    for candidate in chain:
+        found = await item_revision(item_id, candidate, revision)
+        if found is not None:
+            return Resolved(found, chain[0], candidate, candidate != chain[0])
+    return None
 
 
 async def content(
@@ -261,7 +270,15 @@ async def search_help(
 
 
 def page_size(first: int | None) -> int:
-    return DEFAULT_PAGE if first is None else max(0, min(first, MAX_PAGE))
+    """`first` as asked, at most MAX_PAGE; fewer than 1 is a mistake worth saying."""
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 1:
+        raise BadInput(
+            f"`first` must be at least 1, not {first} (pages hold 1 to {MAX_PAGE} items; "
+            f"larger values give {MAX_PAGE})"
+        )
+    return min(first, MAX_PAGE)
 
 
 def encode_cursor(item_id: str) -> str:

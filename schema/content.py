@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from resolvers import content as resolve
+
+if TYPE_CHECKING:
+    from schema.flows import StepScope
+
+PAGE_HELP = f"Page size, 1 to {resolve.MAX_PAGE} (more gives {resolve.MAX_PAGE})."
 
 
 @strawberry.enum(description="What a content item is.")
@@ -37,6 +43,28 @@ class SurveyQuestion:
     options: list[str]
 
 
+@strawberry.type(
+    description="A flow's step as written, without anyone's progress (see `Flow.steps` for that)."
+)
+class ContentStep:
+    id: strawberry.ID
+    title: str
+    locale: str = strawberry.field(
+        description="The locale its text is in: the source's while a translation lags behind."
+    )
+    scope: Annotated[StepScope, strawberry.lazy("schema.flows")]
+    roles: list[str]
+    requires: list[strawberry.ID]
+    optional: bool
+    skippable: bool
+    completes_on: str | None = strawberry.field(description="App event that completes it.")
+    cta: JSON | None = strawberry.field(description="Call to action: {label, url}.")
+    tour: JSON | None = strawberry.field(description="Tour hints: {selector, placement, route}.")
+    body_markdown: str
+    body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
+    body_tree: JSON
+
+
 @strawberry.type(description="A content item of the served release, in the locale served.")
 class ContentItem:
     id: strawberry.ID
@@ -54,6 +82,12 @@ class ContentItem:
     body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
     body_tree: JSON = strawberry.field(description="The body as a JSON tree, for native UIs.")
     links: list[strawberry.ID] = strawberry.field(description="Ids of the items it links to.")
+    steps: list[ContentStep] = strawberry.field(
+        description="Flows: the steps of this revision, as served (the body is the introduction)."
+    )
+    fallback_steps: list[strawberry.ID] = strawberry.field(
+        description="Flows: steps not translated yet, served in the source's locale."
+    )
     questions: list[SurveyQuestion]
     starts: str | None = strawberry.field(description="Announcements: shown from (ISO).")
     ends: str | None = strawberry.field(description="Announcements: shown until (ISO).")
@@ -118,7 +152,7 @@ class ContentQuery:
         phase: Phase | None = None,
         tag: str | None = None,
         locale: str | None = None,
-        first: int | None = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_HELP)] = None,
         after: str | None = None,
     ) -> ContentItemConnection:
         return await resolve.content(  # type: ignore[return-value]
@@ -133,13 +167,21 @@ class ContentQuery:
 
     @strawberry.field(description="Contextual help for a screen or element key, best first.")
     async def help(
-        self, info: strawberry.Info, context: str, locale: str | None = None, first: int | None = 5
+        self,
+        info: strawberry.Info,
+        context: str,
+        locale: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_HELP)] = 5,
     ) -> list[ContentItem]:
         return await resolve.help_items(info.context, context, locale, first)  # type: ignore[return-value]
 
     @strawberry.field(description="Full-text search over help content, ranked.")
     async def search_help(
-        self, info: strawberry.Info, query: str, locale: str | None = None, first: int | None = 10
+        self,
+        info: strawberry.Info,
+        query: str,
+        locale: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_HELP)] = 10,
     ) -> list[SearchHit]:
         return await resolve.search_help(info.context, query, locale, first)  # type: ignore[return-value]
 

@@ -61,6 +61,10 @@ class Step:
         """Decoded only when a query asks for it."""
         return self.content.body_tree
 
+    @strawberry.field(description="The locale its text is in (the source's if not translated).")
+    def locale(self) -> str:
+        return self.content.locale  # type: ignore[attr-defined]
+
 
 @strawberry.type
 class Flow:

@@ -436,12 +436,13 @@ def test_serve_watch_republishes_on_edit(fresh_database_url: str, tmp_path: Path
     root = copy_pack(tmp_path)
     port = free_port()
     env = serve_env(fresh_database_url, tmp_path / "data", HEED_CONTENT_DIR=str(root))
+    log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(  # noqa: S603 (our own CLI)
         [*HEED, "serve", "--watch", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+        env={**env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token(unique('acme'), unique('ann'), locale='en')}"}
@@ -458,6 +459,13 @@ def test_serve_watch_republishes_on_edit(fresh_database_url: str, tmp_path: Path
         assert original is not None
         article.write_text(article.read_text().replace(original["title"], "Edited title", 1))
         wait_until(lambda: item() == {"title": "Edited title", "revision": 2})
+        article.write_text(article.read_text().replace("kind: article", "kind: articel", 1))
+        wait_until(lambda: "nothing was published" in (tmp_path / "serve.log").read_text())
+        assert item() == {"title": "Edited title", "revision": 2}, "the last release stays"
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert "watching content/ for changes: 90 content file(s)" in output
+    assert "content/articles/checking-in-visitors.md:3:7: unknown kind `articel`" in output

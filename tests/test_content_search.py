@@ -32,7 +32,7 @@ from api.content.search import (
     Analysis,
     B,
     Hit,
-    item_text,
+    item_fields,
     language,
     stem,
 )
@@ -61,10 +61,11 @@ class Reference:
         self.items = items
         self.analyses: list[tuple[Counter[str], float, str]] = []
         for it in items:
-            lang, text = language(it.locale), item_text(it)
+            lang, fields = language(it.locale), item_fields(it)
+            text = fields[2]
             terms: Counter[str] = Counter()
             length = 0.0
-            for weight, field in zip(WEIGHTS, (it.title, it.summary, text), strict=True):
+            for weight, field in zip(WEIGHTS, fields, strict=True):
                 tokens = [w[:MAX_WORD].replace(YO, YE) for w in WORD.findall(field.lower())]
                 length += weight * len(tokens)
                 for token in tokens:
@@ -79,25 +80,31 @@ class Reference:
         self.average = total / len(items) if items else 1.0
         self.memo: dict[tuple[str, str], Any] = {}
 
-    def ranking(self, query: str, locale: str) -> tuple[list[tuple[int, float]], set[str]]:
+    def ranking(
+        self, query: str, locale: str
+    ) -> tuple[list[tuple[int, float]], list[dict[str, float]]]:
         tokens = list(
             dict.fromkeys(w[:MAX_WORD].replace(YO, YE) for w in WORD.findall(query.lower()))
         )[:16]
+        # (words matched, of them by a whole stem, BM25), as one number scaled into (0, 1]
+        top = max((score for term in self.postings for _, score in self.bm25(term)), default=0)
+        whole = len(tokens) * top + 1.0
+        match = len(tokens) * (whole + top) + 1.0
         scores: dict[int, float] = {}
-        matched: Counter[int] = Counter()
-        found: set[str] = set()
+        found: list[dict[str, float]] = []
         for token in tokens:
             expansions = self.expand(token, locale)
-            found |= expansions.keys()
+            found.append(expansions)
             best: dict[int, float] = {}
             for term, weight in expansions.items():
+                offset = match + whole if weight == 1.0 else match
                 for doc, score in self.bm25(term):
-                    best[doc] = max(best.get(doc, 0.0), weight * score)
+                    best[doc] = max(best.get(doc, 0.0), weight * score + offset)
             for doc, score in best.items():
                 scores[doc] = scores.get(doc, 0.0) + score
-                matched[doc] += 1
+        most = len(tokens) * (match + whole + top)
         ranked = sorted(
-            ((score * matched[doc] / len(tokens), doc) for doc, score in scores.items()),
+            ((score / most, doc) for doc, score in scores.items()),
             key=lambda pair: (-pair[0], self.items[pair[1]].id),
         )
         return [(doc, score) for score, doc in ranked], found
@@ -114,8 +121,16 @@ class Reference:
             if where is not None and not where(it):
                 continue
             if doc not in highlights:
-                text = self.analyses[doc][2]
-                highlights[doc] = reference_highlight(text, found, language(it.locale))
+                text, has = self.analyses[doc][2], self.analyses[doc][0]
+                counted: set[str] = set()  # per word: its whole stems here, else its prefixes
+                for word in found:
+                    whole = {t for t, weight in word.items() if weight == 1.0 and t in has}
+                    counted |= whole or {t for t in word if t in has}
+                marked = reference_highlight(text, counted, language(it.locale))
+                if "<mark>" not in marked:  # only the title matched
+                    titled = f"{it.title} — {' '.join(text.split())}"
+                    marked = reference_highlight(titled, counted, language(it.locale))
+                highlights[doc] = marked
             hits.append((it.id, round(score, 4), highlights[doc]))
             if len(hits) == first:
                 break
@@ -441,4 +456,4 @@ def test_items_of_a_kind_are_indexed() -> None:
 def test_hits_are_hits() -> None:
     hit = Catalog([item("a", title="Badge")]).search("badge")[0]
     assert isinstance(hit, Hit)
-    assert hit.highlight == "Summary."
+    assert hit.highlight == "<mark>Badge</mark> — Summary.", "a title match shows in the snippet"

@@ -7,7 +7,7 @@ from textwrap import dedent
 
 import pytest
 
-from api.content import build, check, check_command
+from api.content import Item, build, check, check_command
 
 ARTICLE = """\
 ---
@@ -291,19 +291,77 @@ summary: Начнём.
 """
 
 
-def test_translation_steps_must_match_source(tmp_path: Path) -> None:
+def test_translated_step_not_in_the_source_is_an_error(tmp_path: Path) -> None:
     write(tmp_path, "f.md", FLOW)
     write(tmp_path, "f.ru.md", RU_FLOW.replace("{#second}", "{#third}"))
-    assert only(tmp_path) == (
-        "content/f.ru.md:12:11: step `third` does not match the source `content/f.md`, which "
-        "has `second` here; keep the same steps in the same order: first, second"
-    )
+    assert problems(tmp_path) == [
+        "content/f.ru.md:12:11: step `third` is not in the source `content/f.md` (steps: first, "
+        "second); use the source's step ids, or remove it",
+        "content/f.ru.md:15:1: warning: step `second` is not translated yet: readers get it "
+        "from `content/f.md` in `en` until you add `## Title {#second}` here",
+    ]
+    assert not build(tmp_path / "content").ok
 
 
-def test_translation_missing_step(tmp_path: Path) -> None:
+def test_translated_steps_keep_the_source_order(tmp_path: Path) -> None:
+    write(tmp_path, "f.md", FLOW)
+    first, second = RU_FLOW.split("## Второй")
+    head, first_step = first.split("## Первый")
+    write(tmp_path, "f.ru.md", f"{head}## Второй{second}\n## Первый{first_step}")
+    assert problems(tmp_path) == [
+        "content/f.ru.md:12:11: step `first` is out of order: keep the steps in the order of "
+        "the source `content/f.md`: first, second"
+    ]
+
+
+def test_a_missing_translated_step_is_a_warning_and_served_from_the_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(tmp_path, "f.md", FLOW)
     write(tmp_path, "f.ru.md", RU_FLOW.split("## Второй")[0])
-    assert only(tmp_path).startswith("content/f.ru.md:12:1: missing step `second`")
+    found = check(tmp_path / "content")
+    assert [str(p) for p in found] == [
+        "content/f.ru.md:12:1: warning: step `second` is not translated yet: readers get it "
+        "from `content/f.md` in `en` until you add `## Title {#second}` here"
+    ]
+    assert not found[0].is_error
+    result = build(tmp_path / "content")
+    assert result.ok
+    assert [str(p) for p in result.warnings] == [str(p) for p in found]
+    ru = result.items[("setup", "ru")]
+    assert [(s.id, s.title, s.locale) for s in ru.steps] == [
+        ("first", "Первый", "ru"),
+        ("second", "Second", "en"),
+    ]
+    assert ru.step("second").requires == ("first",)
+    assert ru.fallback_steps == ("second",)
+    assert result.items[("setup", "en")].fallback_steps == ()
+    monkeypatch.chdir(tmp_path)
+    assert check_command("content") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("content/f.ru.md:12:1: warning: step `second`")
+    assert out[-1] == "content: content is valid, with 1 warning(s) in 1 file(s)"
+
+
+def test_a_warning_points_where_the_missing_step_goes(tmp_path: Path) -> None:
+    write(tmp_path, "f.md", FLOW)
+    head, _first, second = RU_FLOW.split("## ")
+    write(tmp_path, "f.ru.md", f"{head}## {second}")
+    assert problems(tmp_path) == [
+        "content/f.ru.md:8:11: warning: step `first` is not translated yet: readers get it "
+        "from `content/f.md` in `en` until you add `## Title {#first}` here"
+    ]
+
+
+def test_a_cached_lagging_translation_still_warns(tmp_path: Path) -> None:
+    """A build reusing rendered items (the publisher's cache) reports the same warnings."""
+    write(tmp_path, "f.md", FLOW)
+    write(tmp_path, "f.ru.md", RU_FLOW.split("## Второй")[0])
+    cache: dict[str, Item] = {}
+    first = build(tmp_path / "content", cache=cache)
+    again = build(tmp_path / "content", cache=cache)
+    assert again.warnings == first.warnings
+    assert len(again.warnings) == 1
 
 
 def test_translation_with_step_block(tmp_path: Path) -> None:
@@ -507,8 +565,9 @@ def test_build_refuses_invalid_content(tmp_path: Path) -> None:
 
 
 def test_check_command_prints_and_sets_exit_code(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.chdir(tmp_path)
     write(tmp_path, "a.md", ARTICLE)
     assert check_command(tmp_path / "content") == 0
     write(tmp_path, "a.md", ARTICLE.replace("kind: article", "kind: x"))
@@ -517,3 +576,21 @@ def test_check_command_prints_and_sets_exit_code(
     assert lines[1].startswith("content/a.md:3:7: unknown kind `x`")
     assert lines[2] == "1 problem(s) in 1 file(s)"
     assert check_command(tmp_path / "missing") == 2
+
+
+def test_check_prints_paths_relative_to_where_it_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every printed path opens as printed, from inside the folder, beside it or above it."""
+    write(tmp_path, "flows/a.md", ARTICLE.replace("kind: article", "kind: x"))
+    for cwd, expected in [
+        (tmp_path / "content", "flows/a.md"),
+        (tmp_path / "content" / "flows", "a.md"),
+        (tmp_path, "content/flows/a.md"),
+        (tmp_path.parent, f"{tmp_path.name}/content/flows/a.md"),
+    ]:
+        monkeypatch.chdir(cwd)
+        assert check_command(tmp_path / "content") == 1
+        printed = capsys.readouterr().out.splitlines()[0]
+        assert printed.startswith(f"{expected}:3:7: unknown kind `x`"), printed
+        assert (cwd / expected).is_file()

@@ -61,20 +61,43 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def check_command(root: str | Path, *, include_drafts: bool = False) -> int:
-    """`heed content check`: print each problem as `path:line:col: message`; 1 if any."""
-    from api.content.pipeline import check
-
+def check_command(root: str | Path, *, include_drafts: bool = False, watch: bool = False) -> int:
+    """`heed content check`: print each problem as `path:line:col: message` (warnings as
+    `path:line:col: warning: message`), paths relative to the current directory; 1 if any
+    error. With `watch`, check again after every change until interrupted."""
     root = Path(root)
     if not root.is_dir():
         print(f"{root}: not a directory", file=sys.stderr)
         return 2
-    problems = check(root, include_drafts=include_drafts)
-    for problem in problems:
+    if not watch:
+        return _check_once(root, include_drafts)
+    from api.content.watch import changes, describe
+
+    print(describe(root), flush=True)
+    for _ in changes(root):  # the first run comes once the watch is in place
+        _check_once(root, include_drafts, announce=True)
+    return 0
+
+
+def _check_once(root: Path, include_drafts: bool, *, announce: bool = False) -> int:
+    """One check, printed; in watch mode it starts with a line saying so (editors' problem
+    matchers take it, and the closing summary, as the bounds of one run)."""
+    from api.content.pipeline import check
+    from api.content.watch import shown
+
+    name = shown(root)
+    if announce:
+        print(f"checking {name}/ ...", flush=True)
+    found = check(root, include_drafts=include_drafts, shown_from=Path.cwd())
+    for problem in found:
         print(problem)
-    if problems:
-        files = len({p.path for p in problems})
-        print(f"{len(problems)} problem(s) in {files} file(s)")
+    errors = sum(1 for p in found if p.is_error)
+    warnings = len(found) - errors
+    files = len({p.path for p in found})
+    if errors:
+        also = f" and {warnings} warning(s)" if warnings else ""
+        print(f"{errors} problem(s){also} in {files} file(s)", flush=True)
         return 1
-    print(f"{root}: content is valid")
+    with_warnings = f", with {warnings} warning(s) in {files} file(s)" if warnings else ""
+    print(f"{name}: content is valid{with_warnings}", flush=True)
     return 0

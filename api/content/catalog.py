@@ -31,7 +31,10 @@ class Catalog:
 
     `fallbacks` overrides the chain for a locale, e.g. `{"uk": ("uk", "ru", "en")}`; by
     default `pt-br` falls back to `pt` then to the default locale. With `fallback=False`
-    only the requested locale is served.
+    only the requested locale is served, or its language (`ru` for `ru-RU`).
+
+    `previous`: the catalog this one replaces; what it worked out for items that did not
+    change (search analyses) is taken over, so a swap after one edit costs little.
     """
 
     def __init__(
@@ -41,6 +44,7 @@ class Catalog:
         default_locale: str = "en",
         fallback: bool = True,
         fallbacks: Mapping[str, Sequence[str]] | None = None,
+        previous: Catalog | None = None,
     ) -> None:
         self.default_locale = default_locale
         self.fallback = fallback
@@ -59,12 +63,23 @@ class Catalog:
             for context in item.contexts:
                 contexts.setdefault(context, set()).add(item.id)
         self._contexts = {key: sorted(ids) for key, ids in contexts.items()}
+        if previous is not None:
+            self._stems = previous._stems  # word → stem: true of every release
+            self._analyses = {
+                key: analysis
+                for key, analysis in previous._analyses.items()
+                if previous._items.get(key) is self._items.get(key)
+            }
 
     def __len__(self) -> int:
         return len(self._items)
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self._items.values())
+
+    def item(self, item_id: str, locale: str) -> Item | None:
+        """The item stored for exactly this locale (no fallback)."""
+        return self._items.get((item_id, locale))
 
     @property
     def locales(self) -> list[str]:
@@ -74,7 +89,7 @@ class Catalog:
         """Locales to try, in order, for a request in `locale`."""
         requested = (locale or self.default_locale).lower()
         if not (self.fallback if fallback is None else fallback):
-            return (requested,)
+            return tuple(dict.fromkeys((requested, requested.split("-")[0])))
         if requested in self.fallbacks:
             steps = self.fallbacks[requested]
         else:
@@ -100,18 +115,43 @@ class Catalog:
         locale: str | None = None,
         where: Filter | None = None,
         fallback: bool | None = None,
+        engaged: Collection[str] = (),
     ) -> list[Resolved]:
         """Served items sorted by id; `where` is the caller's audience/visibility filter.
 
-        With `kind`, only the items of that kind are looked at.
+        With `kind`, only the items of that kind are looked at. `engaged`: ids the viewer
+        has progress on; with fallback off, those without the locale are still served in
+        the default locale (a flow never vanishes from under someone half-way through it).
         """
+        served = self._served_for(self.chain(locale, fallback), kind)
+        if engaged and not (self.fallback if fallback is None else fallback):
+            served = self._with_engaged(served, locale, kind, engaged)
         return [
             r
-            for r in self._served_for(self.chain(locale, fallback), kind)
+            for r in served
             if (phase is None or r.item.phase == phase)
             and (tag is None or tag in r.item.tags)
             and (where is None or where(r.item))
         ]
+
+    def _with_engaged(
+        self,
+        served: list[Resolved],
+        locale: str | None,
+        kind: str | None,
+        engaged: Collection[str],
+    ) -> list[Resolved]:
+        have = {r.item.id for r in served}
+        extra = [
+            found
+            for item_id in engaged
+            if item_id not in have
+            and (found := self.get(item_id, locale, fallback=True)) is not None
+            and (kind is None or found.item.kind == kind)
+        ]
+        if not extra:
+            return served
+        return sorted([*served, *extra], key=lambda r: r.item.id)
 
     def by_context(
         self,

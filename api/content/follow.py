@@ -47,7 +47,7 @@ class ReleaseFollower:
         self._default_locale = default_locale
         self._fallback = fallback
         self._poll_seconds = poll_seconds
-        self._current: int | None = None
+        self._current: LiveRelease | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -69,15 +69,19 @@ class ReleaseFollower:
         async with self._lock:
             with using(self._database):
                 number = await latest_release_number()
-                if number is None or number == self._current:
+                current = self._current
+                if number is None or (current is not None and number == current.number):
                     return False
                 release = await load_release(
-                    number, default_locale=self._default_locale, fallback=self._fallback
+                    number,
+                    default_locale=self._default_locale,
+                    fallback=self._fallback,
+                    previous=current.catalog if current is not None else None,
                 )
             if release is None:
                 return False
             await asyncio.to_thread(release.catalog.warm)
-            self._current = release.number
+            self._current = release
             self._on_release(release)
             # A release (items, search postings) is many long-lived objects; left to the
             # collector, every full pass walks them all and stalls requests (in profiles, for

@@ -37,15 +37,25 @@ def _intern(values: Iterable[str]) -> tuple[str, ...]:
 
 @dataclass(frozen=True, order=True, slots=True)
 class Problem:
-    """One thing a writer must fix, printed as `path:line:col: message` (1-based)."""
+    """One thing a writer must fix, printed as `path:line:col: message` (1-based).
+
+    A warning (`path:line:col: warning: message`) does not stop a release: something served
+    differently from what the file says, such as a step not translated yet.
+    """
 
     path: str
     line: int
     col: int
     message: str
+    severity: Literal["error", "warning"] = "error"
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.message}"
+        label = "warning: " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {label}{self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +126,11 @@ class _Tree:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step of a flow; translations share every setting with the source step."""
+    """One step of a flow; translations share every setting with the source step.
+
+    `locale` is the language its title and body are in: a translation that lags behind its
+    source serves the source's step, in the source's locale, until a translator adds it.
+    """
 
     id: str
     title: str
@@ -131,6 +145,7 @@ class Step:
     completes_on: str | None = None
     cta: Mapping[str, str] | None = None
     tour: Mapping[str, str | None] | None = None
+    locale: str = ""
     body_tree_json: bytes = field(default=EMPTY_TREE, repr=False)
 
     def __post_init__(self, body_tree: Mapping[str, Any] | None) -> None:
@@ -141,6 +156,7 @@ class Step:
         return {
             "id": self.id,
             "title": self.title,
+            "locale": self.locale,
             "body_markdown": self.body_markdown,
             "body_html": self.body_html,
             "body_tree": self.body_tree,
@@ -155,10 +171,12 @@ class Step:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Step:
+    def from_dict(cls, data: Mapping[str, Any], locale: str = "") -> Step:
+        """`locale`: the item's, for steps stored before steps said their own."""
         return cls(
             id=data["id"],
             title=data["title"],
+            locale=sys.intern(data.get("locale") or locale),
             body_markdown=data.get("body_markdown", ""),
             body_html=data.get("body_html", ""),
             body_tree_json=pack_tree(data.get("body_tree")),
@@ -216,6 +234,11 @@ class Item:
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
 
+    @property
+    def fallback_steps(self) -> tuple[str, ...]:
+        """Ids of the steps served in another locale than the item's (a lagging translation)."""
+        return tuple(s.id for s in self.steps if s.locale != self.locale)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -257,7 +280,7 @@ class Item:
             body_markdown=data.get("body_markdown", ""),
             body_html=data.get("body_html", ""),
             body_tree_json=pack_tree(data.get("body_tree")),
-            steps=tuple(Step.from_dict(s) for s in data.get("steps", ())),
+            steps=tuple(Step.from_dict(s, data["locale"]) for s in data.get("steps", ())),
             questions=tuple(Question.from_dict(q) for q in data.get("questions", ())),
             starts=data.get("starts"),
             ends=data.get("ends"),

@@ -42,11 +42,15 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Build:
-    """Items keyed by (id, locale), or the problems that stop the release (never both)."""
+    """Items keyed by (id, locale), or the problems that stop the release (never both).
+
+    `warnings` do not stop it (a translation that lags behind its source, for one).
+    """
 
     items: dict[tuple[str, str], Item] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     content_hash: str = ""
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,26 +58,30 @@ class Build:
 
 
 def discover(
-    root: str | Path, default_locale: str = DEFAULT_LOCALE
+    root: str | Path, default_locale: str = DEFAULT_LOCALE, shown_from: Path | None = None
 ) -> tuple[list[SourceFile], list[Problem]]:
-    """Every content file under `root` (not READMEs, not `schema/`, not hidden folders)."""
+    """Every content file under `root` (not READMEs, not `schema/`, not hidden folders).
+
+    Problems name files relative to `shown_from` (the directory a command was run from, so
+    every printed path opens as printed), or else to `root`'s parent (`content/a.md`).
+    """
     root = Path(root)
     prefix = root.resolve().name
+    base = shown_from.resolve() if shown_from is not None else None
     found: list[tuple[str, Path]] = []
     for path in root.rglob("*.md"):
         rel = path.relative_to(root).as_posix()
-        parts = rel.split("/")
-        if parts[0] == "schema" or any(p.startswith(".") for p in parts) or not path.is_file():
-            continue
-        if re.fullmatch(r"readme(\.[a-z-]+)?\.md", parts[-1], re.IGNORECASE):
-            continue
-        found.append((rel, path))
+        if is_content_file(rel) and path.is_file():
+            found.append((rel, path))
     found.sort()
     names = {rel for rel, _ in found}
     files: list[SourceFile] = []
     problems: list[Problem] = []
     for rel, path in found:
-        shown = f"{prefix}/{rel}" if prefix else rel
+        if base is None:
+            shown = f"{prefix}/{rel}" if prefix else rel
+        else:
+            shown = os.path.relpath(path.resolve(), base).replace(os.sep, "/")
         data = path.read_bytes()
         match = _TRANSLATION.match(rel.rsplit("/", 1)[-1])
         if not match:
@@ -98,6 +106,16 @@ def discover(
     return files, problems
 
 
+def is_content_file(rel: str) -> bool:
+    """Whether a path relative to the content directory is content: markdown, not a README,
+    not under `schema/`, not in a hidden folder."""
+    parts = rel.split("/")
+    if parts[0] == "schema" or any(p.startswith(".") for p in parts):
+        return False
+    name = parts[-1]
+    return name.endswith(".md") and not re.fullmatch(r"readme(\.[a-z-]+)?\.md", name, re.I)
+
+
 def source_hash(data: bytes, source: str | None = None) -> str:
     """Changes with the file, the renderer format and (for translations) the source's hash."""
     digest = hashlib.sha256(FORMAT)
@@ -113,18 +131,27 @@ def check(
     include_drafts: bool = False,
     default_locale: str = DEFAULT_LOCALE,
     workers: int | None = None,
+    shown_from: Path | None = None,
 ) -> list[Problem]:
-    """Every problem in the content directory, sorted by file and position (empty: valid).
+    """Every problem in the content directory, sorted by file and position: errors, and
+    warnings that do not stop a release (`Problem.is_error`). Empty: valid as it is.
 
     The files are rendered too, and kept until the next `build` in this process, which then
     parses none of the files that are still the same (checking before publishing is the usual
     order, and parsing is the expensive part of both).
     """
     result, fresh = _run(
-        root, include_drafts, default_locale, workers, None, _take_checked(), assemble=False
+        root,
+        include_drafts,
+        default_locale,
+        workers,
+        None,
+        _take_checked(),
+        assemble=False,
+        shown_from=shown_from,
     )
     _keep_checked(fresh)
-    return result.problems
+    return sorted(result.problems + result.warnings)
 
 
 def build(
@@ -135,6 +162,7 @@ def build(
     cache: dict[str, Item] | None = None,
     default_locale: str = DEFAULT_LOCALE,
     workers: int | None = None,
+    shown_from: Path | None = None,
 ) -> Build:
     """Validate and render; the result has problems and no items, or items and no problems.
 
@@ -143,7 +171,14 @@ def build(
     items start at 1. `cache` (source_hash → item) is read and refreshed in place.
     """
     result, _ = _run(
-        root, include_drafts, default_locale, workers, cache, _take_checked(), assemble=True
+        root,
+        include_drafts,
+        default_locale,
+        workers,
+        cache,
+        _take_checked(),
+        assemble=True,
+        shown_from=shown_from,
     )
     if result.problems:
         return result
@@ -153,7 +188,7 @@ def build(
         last = previous.get(key)
         revision = 1 if last is None else last[1] if last[0] == item.source_hash else last[1] + 1
         items[key] = _replace(item, revision=revision)
-    return Build(items, [], content_hash(items.values()))
+    return Build(items, [], content_hash(items.values()), result.warnings)
 
 
 def content_hash(items: Iterable[Item]) -> str:
@@ -192,10 +227,11 @@ def _run(
     checked: Mapping[_ParseKey, Parsed],
     *,
     assemble: bool,
+    shown_from: Path | None,
 ) -> tuple[Build, dict[_ParseKey, Parsed]]:
     """Check (and, if asked and valid, assemble) the directory; also returns the files it
     parsed, by parse key, for a later build to reuse. Parses found in `checked` are reused."""
-    files, problems = discover(root, default_locale)
+    files, problems = discover(root, default_locale, shown_from)
     by_rel = {f.rel: f for f in files}
     hashes: dict[str, str] = {}
     for f in sorted(files, key=lambda f: f.source is not None):  # sources first
@@ -208,12 +244,14 @@ def _run(
     fresh.update(zip(todo, _parse_all(jobs, workers), strict=True))
     parses = {keys[rel]: parsed for rel, parsed in fresh.items()}
     problems += _validate(files, by_rel, fresh, cached, include_drafts)
-    if problems or not assemble:
-        return Build({}, sorted(set(problems)), ""), parses
+    errors = sorted({p for p in problems if p.is_error})
+    warnings = sorted({p for p in problems if not p.is_error})
+    if errors or not assemble:
+        return Build({}, errors, "", warnings), parses
     items = _assemble(files, fresh, cached, hashes, cache)
     if not include_drafts:
         items = {key: item for key, item in items.items() if not item.draft}
-    return Build(items, [], ""), parses
+    return Build(items, [], "", warnings), parses
 
 
 def _parse_key(f: SourceFile, digest: str) -> _ParseKey:
@@ -236,7 +274,11 @@ def _validate(
         elif f.source is None and not fresh[f.rel].problems:
             shapes[f.rel] = Shape.of_parsed(fresh[f.rel])
     for f in files:
-        if f.source is not None and f.rel in fresh and f.source in shapes:
+        if f.source is None or f.source not in shapes:
+            continue
+        if f.rel in cached and cached[f.rel].fallback_steps:  # parsed again for its warnings
+            fresh[f.rel] = parse_file(_job(f, by_rel, render=False))
+        if f.rel in fresh:
             problems += check_translation(fresh[f.rel], shapes[f.source])
 
     def summarize(f: SourceFile) -> Summary:
@@ -317,6 +359,7 @@ def _source_item(p: Parsed, rel: str, digest: str) -> Item:
             completes_on=s.settings.get("completes_on"),
             cta=s.settings.get("cta"),
             tour=_tour(s.settings.get("tour")),
+            locale=p.locale,
         )
         for s in p.steps
     )
@@ -363,7 +406,9 @@ def _tour(tour: Mapping[str, str] | None) -> dict[str, str | None] | None:
 
 
 def _translation_item(p: Parsed, source: Item, rel: str, digest: str) -> Item:
-    """The source item with the translated title, summary, bodies and question texts."""
+    """The source item with the translated title, summary, bodies and question texts; a step
+    not translated yet is the source's, in the source's locale."""
+    translated = {t.id: t for t in p.steps}
     steps = tuple(
         _replace(
             base,
@@ -371,8 +416,11 @@ def _translation_item(p: Parsed, source: Item, rel: str, digest: str) -> Item:
             body_markdown=t.body.markdown,
             body_html=t.body.html,
             body_tree_json=t.body.tree_json,
+            locale=p.locale,
         )
-        for base, t in zip(source.steps, p.steps, strict=True)
+        if (t := translated.get(base.id)) is not None
+        else base
+        for base in source.steps
     )
     texts = {q["id"]: q for q in p.meta.get("questions", ())}
     questions = tuple(

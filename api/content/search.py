@@ -5,6 +5,13 @@ item's language; a query is stemmed with the viewer's language and with the lang
 alphabet suggests, and a stem also matches longer stems that start with it ("visit" finds
 "visitor"), so word forms and half-typed words both find the item.
 
+Hits rank by how many query words they match, then by how many of those they match with a
+whole stem rather than a prefix ("directories" is `directori`: an item about the directory
+ranks above one that only says "direct"), then by BM25. The three are one number, so every
+way of ranking below ranks by it: each query word gives a document `MATCH` (+ `WHOLE` for a
+whole stem) + its BM25 score, with `WHOLE` above any sum of BM25 scores and `MATCH` above
+any sum of the rest. `Hit.score` is that number scaled into (0, 1].
+
 A search costs well under a millisecond because the work is done when a release loads: the
 index holds every term's BM25 score in every item, by item and best first (a term in many
 items also as one score per item). A query ranks only as far as its page needs: by the
@@ -119,6 +126,13 @@ def item_text(item: Item) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def item_fields(item: Item) -> tuple[str, str, str]:
+    """What search weighs as title, summary and body (`WEIGHTS`). A flow's step titles also
+    count as its summary: each says what a part of the flow is about."""
+    steps = " ".join(step.title for step in item.steps)
+    return item.title, f"{item.summary} {steps}" if steps else item.summary, item_text(item)
+
+
 class Analysis:
     """An item's weighted term frequencies (independent of which locale serves it)."""
 
@@ -164,10 +178,10 @@ def analyze(item: Item, stems: MutableMapping[str, str] | None = None) -> Analys
     a catalog passes one per language, as most words recur from item to item."""
     lang = language(item.locale)
     stems = {} if stems is None else stems
-    text = item_text(item)
+    fields = item_fields(item)
     terms: dict[str, float] = {}
     length = 0.0
-    for weight, field in zip(WEIGHTS, (item.title, item.summary, text), strict=True):
+    for weight, field in zip(WEIGHTS, fields, strict=True):
         counts = Counter(_tokens(field.lower().replace(_YO, _YE)))
         length += weight * counts.total()
         for word, count in counts.items():
@@ -177,7 +191,7 @@ def analyze(item: Item, stems: MutableMapping[str, str] | None = None) -> Analys
             if len(word) > MAX_WORD:
                 key = stem(word[:MAX_WORD], lang)
             terms[key] = terms.get(key, 0.0) + weight * count
-    return Analysis(terms, length, _flatten(f"{item.summary}\n{text}"))
+    return Analysis(terms, length, _flatten(f"{item.summary}\n{fields[2]}"))
 
 
 def word_forms(stems: Mapping[str | None, Mapping[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -191,6 +205,9 @@ def word_forms(stems: Mapping[str | None, Mapping[str, str]]) -> dict[str, tuple
             else:
                 found.append(word)
     return {key: tuple(dict.fromkeys(found)) for key, found in forms.items()}
+
+
+Value = tuple[float, float]  # how a query word counts a term: (BM25 weight, offset)
 
 
 class _Postings:
@@ -213,17 +230,20 @@ class _Postings:
             for doc, score in zip(docs, scores, strict=True):
                 dense[doc] = score
 
-    def stream(self, weight: float) -> Iterator[tuple[float, int]]:
-        """(weighted score, document), best first."""
-        scores = self.best_scores if weight == 1.0 else map(weight.__mul__, self.best_scores)
+    def stream(self, value: Value) -> Iterator[tuple[float, int]]:
+        """(valued score, document), best first."""
+        weight, offset = value
+        scores = (weight * score + offset for score in self.best_scores)
         return zip(scores, self.best_docs, strict=True)
 
-    def lookup(self) -> Callable[[int], float]:
-        """A document's score (0 if the term is not in it)."""
+    def lookup(self, value: Value) -> Callable[[int], float]:
+        """A document's valued score (0 if the term is not in it)."""
+        weight, offset = value
         if self.dense is not None:
-            return self.dense.__getitem__
+            dense = self.dense
+            return lambda doc: weight * score + offset if (score := dense[doc]) else 0.0
         get = dict(zip(self.docs, self.scores, strict=True)).get
-        return lambda doc: get(doc, 0.0)
+        return lambda doc: weight * score + offset if (score := get(doc)) else 0.0
 
 
 class Index:
@@ -268,6 +288,7 @@ class Index:
                 for doc, tf in zip(having, tfs[term], strict=True)
             ]
             self.postings[term] = _Postings(having, scores, n)
+        self.top = max((p.best_scores[0] for p in self.postings.values()), default=0.0)
         self.vocabulary = sorted(self.postings)
         if forms is None:
             own: dict[str | None, dict[str, str]] = {}
@@ -320,20 +341,30 @@ class Index:
 
     def rank(
         self, tokens: Sequence[str], lang: str | None
-    ) -> tuple[Iterator[tuple[int, float]], set[str]]:
-        """(document, score) best first, ties by id, lazily; and the index terms matched.
+    ) -> tuple[Iterator[tuple[int, float]], list[dict[str, float]]]:
+        """(document, score) best first, ties by id, lazily; and each query word's index
+        terms, with their weights (1.0: a whole stem).
 
-        A document's score is the sum over query words of its best-scoring expansion, times
-        the share of the query words it matched.
+        A document's score is the sum over query words of its best-valued expansion (see the
+        module's docstring), scaled into (0, 1].
         """
-        expansions = [self._expand(token, lang) for token in tokens]
-        found = {term for expansion in expansions for term in expansion}
+        weights = [self._expand(token, lang) for token in tokens]
+        count = len(tokens)
+        whole = count * self.top + 1.0  # more than any sum of BM25 scores
+        match = count * (whole + self.top) + 1.0  # more than any sum of the rest
+        expansions = [
+            {term: (w, match + whole if w == 1.0 else match) for term, w in e.items()}
+            for e in weights
+        ]
         work = sum(len(self.postings[term].docs) for e in expansions for term in e)
         if work <= SPARSE_WORK:
-            return self._rank_sparse(expansions, len(tokens)), found
-        if self._flat(expansions):
-            return self._rank_dense(expansions, len(tokens)), found
-        return self._rank_threshold(expansions, len(tokens)), found
+            ranking = self._rank_sparse(expansions)
+        elif self._flat(weights):
+            ranking = self._rank_dense(expansions)
+        else:
+            ranking = self._rank_threshold(expansions)
+        most = count * (match + whole + self.top)
+        return ((doc, total / most) for doc, total in ranking), weights
 
     def _flat(self, expansions: list[dict[str, float]]) -> bool:
         """Whether the query words' scores barely fall over the documents the threshold
@@ -356,30 +387,23 @@ class Index:
 
         return bound(reads) > 0.8 * bound(16)
 
-    def _rank_sparse(
-        self, expansions: list[dict[str, float]], count: int
-    ) -> Iterator[tuple[int, float]]:
+    def _rank_sparse(self, expansions: list[dict[str, Value]]) -> Iterator[tuple[int, float]]:
         """Every matching document scored: for queries whose terms are in few documents."""
         scores: dict[int, float] = {}
-        matched: dict[int, int] = {}
         for expansion in expansions:
             best: dict[int, float] = {}
-            for term, weight in expansion.items():
+            for term, (weight, offset) in expansion.items():
                 postings = self.postings[term]
                 for doc, score in zip(postings.docs, postings.scores, strict=True):
-                    weighted = weight * score
-                    if weighted > best.get(doc, 0.0):
-                        best[doc] = weighted
+                    valued = weight * score + offset
+                    if valued > best.get(doc, 0.0):
+                        best[doc] = valued
             for doc, score in best.items():
                 scores[doc] = scores.get(doc, 0.0) + score
-                matched[doc] = matched.get(doc, 0) + 1
-        final = {doc: score * matched[doc] / count for doc, score in scores.items()}
-        for doc in sorted(final, key=lambda doc: (-final[doc], doc)):
-            yield doc, final[doc]
+        for doc in sorted(scores, key=lambda doc: (-scores[doc], doc)):
+            yield doc, scores[doc]
 
-    def _rank_threshold(
-        self, expansions: list[dict[str, float]], count: int
-    ) -> Iterator[tuple[int, float]]:
+    def _rank_threshold(self, expansions: list[dict[str, Value]]) -> Iterator[tuple[int, float]]:
         """Fagin's threshold algorithm: read each query word's documents best first, score
         each new one in full, and emit a document once no unread one can score as much.
 
@@ -411,14 +435,8 @@ class Index:
                 live += 1
                 if doc not in seen:
                     seen.add(doc)
-                    total, matched = 0.0, 0
-                    for lookup in lookups:
-                        score = lookup(doc)
-                        if score:
-                            total += score
-                            matched += 1
-                    heapq.heappush(heap, (-(total * matched / count), doc))
-            threshold = bound * live / count if live else -1.0
+                    heapq.heappush(heap, (-sum(lookup(doc) for lookup in lookups), doc))
+            threshold = bound if live else -1.0
             while heap and -heap[0][0] > threshold:
                 negative, doc = heapq.heappop(heap)
                 yield doc, -negative
@@ -426,40 +444,31 @@ class Index:
             if not live:
                 return
             if len(seen) > budget:
-                yield from islice(self._rank_dense(expansions, count), emitted, None)
+                yield from islice(self._rank_dense(expansions), emitted, None)
                 return
 
     def _word(
-        self, expansion: dict[str, float]
+        self, expansion: dict[str, Value]
     ) -> tuple[Iterator[tuple[float, int]], Callable[[int], float]]:
-        """For one query word: (its score, document) best first, where a document may come
-        again later with a lower score from another expansion; and a document's score."""
-        streams = [self.postings[term].stream(weight) for term, weight in expansion.items()]
-        scores = [(self.postings[term].lookup(), weight) for term, weight in expansion.items()]
+        """For one query word: (its value, document) best first, where a document may come
+        again later with a lower value from another expansion; and a document's value."""
+        streams = [self.postings[term].stream(value) for term, value in expansion.items()]
+        lookups = [self.postings[term].lookup(value) for term, value in expansion.items()]
+        if len(lookups) == 1:
+            return streams[0], lookups[0]
         merged = heapq.merge(*streams, key=itemgetter(0), reverse=True)
-        if len(scores) == 1:
-            ((score, weight),) = scores
-            return streams[0], score if weight == 1.0 else lambda doc: weight * score(doc)
         widest = max(expansion, key=lambda term: len(self.postings[term].docs))
-        if self.postings[widest].dense is not None and expansion[widest] == 1.0:
-            return merged, self._best(expansion).__getitem__  # a copy of `widest`'s, patched
+        if self.postings[widest].dense is not None:
+            return merged, self._best(expansion).__getitem__
 
         def best(doc: int) -> float:
-            found = 0.0
-            for score, weight in scores:
-                weighted = weight * score(doc)
-                if weighted > found:
-                    found = weighted
-            return found
+            return max(lookup(doc) for lookup in lookups)
 
         return merged, best
 
-    def _rank_dense(
-        self, expansions: list[dict[str, float]], count: int
-    ) -> Iterator[tuple[int, float]]:
-        """Every document's sum of its query words' scores, in a few passes over per-document
-        lists; the full score (the sum times the share of words matched) only for documents
-        whose sum is high enough: for queries of words in most documents."""
+    def _rank_dense(self, expansions: list[dict[str, Value]]) -> Iterator[tuple[int, float]]:
+        """Every document's sum of its query words' values, in a few passes over
+        per-document lists: for queries of words in most documents."""
         bests = [self._best(expansion) for expansion in expansions if expansion]
         if not bests:
             return
@@ -469,49 +478,35 @@ class Index:
             for best in bests[2:]:
                 summed = map(add, summed, best)
             totals = list(summed)
-        scored: dict[int, float] = {}
-
-        def score(doc: int) -> float:
-            found = scored.get(doc)
-            if found is None:
-                matched = sum(1 for best in bests if best[doc])
-                found = scored[doc] = totals[doc] * matched / count
-            return found
-
         matching = len(totals) - totals.count(0.0)
         taken, chunk = 0, 16
         while taken < matching:
             wanted = min(matching, taken + chunk)
-            # the `wanted`-th best sum, a little less: sums round differently from scores
-            floor = heapq.nlargest(wanted, totals)[-1] * (1 - 1e-9)
+            floor = heapq.nlargest(wanted, totals)[-1]
             candidates = [doc for doc, total in enumerate(totals) if total >= floor]
-            least = sorted(map(score, candidates), reverse=True)[wanted - 1]
-            if least < floor:  # some of those matched only some words: look further down
-                candidates = [doc for doc, total in enumerate(totals) if total >= least]
-            candidates.sort(key=lambda doc: (-score(doc), doc))
+            candidates.sort(key=lambda doc: (-totals[doc], doc))
             for doc in candidates[taken:wanted]:
-                yield doc, scored[doc]
+                yield doc, totals[doc]
             taken, chunk = wanted, chunk * 4
 
-    def _best(self, expansion: dict[str, float]) -> Sequence[float]:
-        """Per document, the best score among a query word's expansions (0 if none)."""
+    def _best(self, expansion: dict[str, Value]) -> list[float]:
+        """Per document, the best value among a query word's expansions (0 if none)."""
         terms = sorted(expansion, key=lambda term: -len(self.postings[term].docs))
         widest = self.postings[terms[0]]
-        weight = expansion[terms[0]]
+        weight, offset = expansion[terms[0]]
         if widest.dense is not None:
-            if len(terms) == 1 and weight == 1.0:
-                return widest.dense
-            best = list(widest.dense) if weight == 1.0 else list(map(weight.__mul__, widest.dense))
+            best = [weight * score + offset if score else 0.0 for score in widest.dense]
         else:
             best = [0.0] * self.size
             for doc, score in zip(widest.docs, widest.scores, strict=True):
-                best[doc] = weight * score
+                best[doc] = weight * score + offset
         for term in terms[1:]:
-            postings, weight = self.postings[term], expansion[term]
+            postings = self.postings[term]
+            weight, offset = expansion[term]
             for doc, score in zip(postings.docs, postings.scores, strict=True):
-                weighted = weight * score
-                if weighted > best[doc]:
-                    best[doc] = weighted
+                valued = weight * score + offset
+                if valued > best[doc]:
+                    best[doc] = valued
         return best
 
 
@@ -524,6 +519,7 @@ class _Plan:
         self.tokens = tokens
         self.lang = lang
         self.terms: set[str] | None = None
+        self.words: list[dict[str, float]] = []  # each query word's terms and weights
         self.prefix: list[tuple[int, float]] = []  # the ranking's start
         self.complete = False  # whether `prefix` is the whole ranking
         self.highlights: dict[int, str] = {}
@@ -533,7 +529,8 @@ class _Plan:
         yield from self.prefix
         if self.complete:
             return
-        ranking, self.terms = self.index.rank(self.tokens, self.lang)
+        ranking, self.words = self.index.rank(self.tokens, self.lang)
+        self.terms = {term for word in self.words for term in word}
         seen = position = len(self.prefix)
         for position, pair in enumerate(ranking, 1):
             if position > seen:
@@ -551,14 +548,31 @@ class _Plan:
         return found
 
     def _highlight(self, doc: int) -> str:
+        """The snippet of the item's summary and body; when only its title matched, of the
+        title followed by them, so every hit shows what it matched. Only the terms that
+        counted are marked: a word's whole stem where the item has it, not its prefixes."""
         assert self.terms is not None  # set by `ranked`
+        counted = matched_terms(self.words, self.index.analyses[doc].terms)
+        found = self._text_highlight(doc, counted)
+        if "<mark>" in found:  # text's own `<mark>` would be escaped
+            return found
+        title = self.index.items[doc].title
+        text = self.index.analyses[doc].text
+        return highlight(f"{title} — {text}", counted, self.index.languages[doc])
+
+    def _text_highlight(self, doc: int, counted: set[str]) -> str:
+        assert self.terms is not None
         analysis, lang = self.index.analyses[doc], self.index.languages[doc]
         if not analysis.plain_case:
-            return highlight(analysis.text, self.terms, lang)
+            return highlight(analysis.text, counted, lang)
         positions = analysis.positions()
         keys = self._keys.get(lang)
         if keys is None:
             keys = self._keys[lang] = self._words(lang)
+        if counted != self.terms:
+            numbers = {term: n for n, term in enumerate(self.terms)}  # as `_words` numbers
+            wanted = {numbers[term] for term in counted}
+            keys = {word: key for word, key in keys.items() if key in wanted}
         spans: list[tuple[int, int, int]] = []
         if len(keys) <= len(positions):
             for word, key in keys.items():
@@ -585,6 +599,16 @@ class _Plan:
                 if word not in out and (key := _term_key(word, self.terms, lang)) is not None:
                     out[word] = numbers[key]
         return out
+
+
+def matched_terms(words: Sequence[Mapping[str, float]], terms: Mapping[str, float]) -> set[str]:
+    """The index terms that counted for a document (`terms`, its analysis): for each query
+    word, its whole-stem terms the document has, or else the prefix terms it has."""
+    out: set[str] = set()
+    for word in words:
+        whole = {term for term, weight in word.items() if weight == 1.0 and term in terms}
+        out |= whole or {term for term in word if term in terms}
+    return out
 
 
 def _script_language(word: str) -> str | None:

@@ -51,6 +51,7 @@ class PublishResult:
     created: bool
     new_revisions: int
     items: int
+    warnings: tuple[Problem, ...] = ()  # published all the same (see `Build.warnings`)
 
 
 class PublishRefused(Exception):
@@ -61,18 +62,44 @@ class PublishRefused(Exception):
         self.problems = problems
 
 
-async def publish(root: Path, *, default_locale: str = "en") -> PublishResult:
-    """Build `root` and store it as a new release, unless it equals the latest one."""
+async def publish(
+    root: Path,
+    *,
+    default_locale: str = "en",
+    cache: dict[str, Item] | None = None,
+    shown_from: Path | None = None,
+) -> PublishResult:
+    """Build `root` and store it as a new release, unless it equals the latest one.
+
+    `cache` (rendered items by source hash) is for a caller that publishes again and again,
+    such as the content watcher: filled from the latest release when empty, then kept
+    current by each build. `shown_from`: see `pipeline.discover`.
+    """
     previous = await _latest_revisions()
-    cache = await _render_cache()
+    if cache is None:
+        cache = await _render_cache()
+    elif not cache:
+        cache.update(await _render_cache())
     result = await asyncio.to_thread(
-        build, root, previous=previous, cache=cache, default_locale=default_locale
+        build,
+        root,
+        previous=previous,
+        cache=cache,
+        default_locale=default_locale,
+        shown_from=shown_from,
     )
     if result.problems:
         raise PublishRefused(result.problems)
     latest = await Release.all().order_by("-number").first()
     if latest is not None and latest.content_hash == result.content_hash:
-        return PublishResult(latest.number, latest.content_hash, False, 0, latest.item_count)
+        return PublishResult(
+            latest.number,
+            latest.content_hash,
+            False,
+            0,
+            latest.item_count,
+            tuple(result.warnings),
+        )
     number = 1 if latest is None else latest.number + 1
     items = list(result.items.values())
     try:
@@ -108,7 +135,9 @@ async def publish(root: Path, *, default_locale: str = "en") -> PublishResult:
                 )
     except IntegrityError:
         raise PublishConflict from None
-    return PublishResult(number, result.content_hash, True, len(new), len(items))
+    return PublishResult(
+        number, result.content_hash, True, len(new), len(items), tuple(result.warnings)
+    )
 
 
 class PublishConflict(Exception):
@@ -135,23 +164,31 @@ async def _render_cache() -> dict[str, Item]:
     return {item.source_hash: item for item in await _release_items(latest.number)}
 
 
-async def _release_items(number: int) -> list[Item]:
+async def _release_items(number: int, known: Catalog | None = None) -> list[Item]:
     """A release's items, read a batch of rows at a time: a decoded payload is several times
     the size of the item made from it, and a worker's memory stays near its highest mark.
-    A release's rows never change once committed, so the batches need no transaction."""
+    A release's rows never change once committed, so the batches need no transaction.
+
+    Items `known` already holds at the same revision are taken from it, not read again:
+    after one edit, a swap reads one payload."""
+    rows = await ContentRevision.filter(releases__release_id=number).values_list(
+        "id", "item_id", "locale", "revision"
+    )
     items: list[Item] = []
-    after = 0
-    while True:
-        rows = (
-            await ContentRevision.filter(releases__release_id=number, id__gt=after)
-            .order_by("id")
-            .limit(LOAD_BATCH)
-            .values_list("id", "payload")
-        )
-        items += [Item.from_dict(payload) for _, payload in rows]  # type: ignore[arg-type]
-        if len(rows) < LOAD_BATCH:
-            return items
-        after = rows[-1][0]
+    wanted: list[int] = []
+    for row_id, item_id, locale, revision in rows:
+        item = known.item(item_id, locale) if known is not None else None
+        if item is not None and item.revision == revision:
+            items.append(item)
+        else:
+            wanted.append(row_id)
+    wanted.sort()
+    for start in range(0, len(wanted), LOAD_BATCH):
+        payloads = await ContentRevision.filter(
+            id__in=wanted[start : start + LOAD_BATCH]
+        ).values_list("payload", flat=True)
+        items += [Item.from_dict(payload) for payload in payloads]  # type: ignore[arg-type]
+    return items
 
 
 async def _revision_ids(items: list[Item], connection: object) -> list[int]:
@@ -172,21 +209,30 @@ async def latest_release_number() -> int | None:
 
 
 async def load_release(
-    number: int | None = None, *, default_locale: str = "en", fallback: bool = True
+    number: int | None = None,
+    *,
+    default_locale: str = "en",
+    fallback: bool = True,
+    previous: Catalog | None = None,
 ) -> LiveRelease | None:
-    """The given (or latest) release with its rendered items, ready to serve from memory."""
+    """The given (or latest) release with its rendered items, ready to serve from memory;
+    what `previous` (the catalog being served) holds unchanged is reused, not read again."""
     query = Release.all() if number is None else Release.filter(number=number)
     release = await query.order_by("-number").first()
     if release is None:
         return None
     catalog = Catalog(
-        await _release_items(release.number), default_locale=default_locale, fallback=fallback
+        await _release_items(release.number, previous),
+        default_locale=default_locale,
+        fallback=fallback,
+        previous=previous,
     )
     return LiveRelease(release.number, release.content_hash, release.created_at, catalog)
 
 
 async def item_revision(item_id: str, locale: str, revision: int) -> Item | None:
-    """An older revision, which only the database still holds."""
+    """Any revision ever published, exactly as it was served (a flow's with its steps);
+    older ones only the database still holds."""
     payload = await ContentRevision.get_or_none(
         item_id=item_id, locale=locale, revision=revision
     ).values_list("payload", flat=True)

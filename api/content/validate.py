@@ -73,6 +73,7 @@ class Shape:
     """What a translation must agree with in its source."""
 
     path: str
+    locale: str
     id: str
     kind: str
     draft: bool
@@ -84,6 +85,7 @@ class Shape:
         meta = parsed.meta
         return cls(
             path=parsed.path,
+            locale=parsed.locale,
             id=meta["id"],
             kind=meta["kind"],
             draft=bool(meta.get("draft", False)),
@@ -97,6 +99,7 @@ class Shape:
     def of_item(cls, path: str, item: Item) -> Shape:
         return cls(
             path=path,
+            locale=item.locale,
             id=item.id,
             kind=item.kind,
             draft=item.draft,
@@ -174,7 +177,11 @@ def _at(s: Summary, pos: Pos, message: str, *others: Summary) -> Found:
 
 
 def check_translation(parsed: Parsed, source: Shape) -> list[Problem]:
-    """A translation has its source's id, steps (same order) and questions."""
+    """A translation has its source's id, questions, and steps (a subset, in the same order).
+
+    A source step the translation lacks is a warning: readers get the source's step until it
+    is translated, so one writer's new step does not wait for every translator.
+    """
     out: list[Problem] = []
     meta = parsed.meta
 
@@ -188,31 +195,52 @@ def check_translation(parsed: Parsed, source: Shape) -> list[Problem]:
             f"`{source.path}`; use `{source.id}`",
         )
     if source.kind == "flow":
-        _compare_steps(parsed, source, add)
+        out += _compare_steps(parsed, source, add)
     _compare_questions(parsed, source, add)
     return out
 
 
-def _compare_steps(parsed: Parsed, source: Shape, add: _Add) -> None:
+def _compare_steps(parsed: Parsed, source: Shape, add: _Add) -> list[Problem]:
+    """Errors through `add`; returns the warnings for source steps not translated yet."""
     order = ", ".join(source.steps)
-    for i, step in enumerate(parsed.steps):
-        if i >= len(source.steps):
-            add(step.pos, f"step `{step.id}` is not in the source `{source.path}` (steps: {order})")
-            return
-        if step.id != source.steps[i]:
+    places = {step_id: n for n, step_id in enumerate(source.steps)}
+    translated: dict[str, Pos] = {}  # in the file's order, which is the source's
+    present = {step.id for step in parsed.steps}  # out of order: an error, not a warning too
+    last = -1
+    for step in parsed.steps:
+        place = places.get(step.id)
+        if place is None:
             add(
                 step.pos,
-                f"step `{step.id}` does not match the source `{source.path}`, which has "
-                f"`{source.steps[i]}` here; keep the same steps in the same order: {order}",
+                f"step `{step.id}` is not in the source `{source.path}` (steps: {order}); "
+                f"use the source's step ids, or remove it",
             )
-            return
-    if len(parsed.steps) < len(source.steps):
-        missing = source.steps[len(parsed.steps)]
-        add(
-            parsed.end,
-            f"missing step `{missing}` (`## Title {{#{missing}}}`): the source `{source.path}` "
-            f"has steps {order}",
+        elif place < last:
+            add(
+                step.pos,
+                f"step `{step.id}` is out of order: keep the steps in the order of the source "
+                f"`{source.path}`: {order}",
+            )
+        else:
+            last = place
+            translated[step.id] = step.pos
+    warnings: list[Problem] = []
+    for place, step_id in enumerate(source.steps):
+        if step_id in present:
+            continue
+        later = (translated[s] for s in source.steps[place + 1 :] if s in translated)
+        line, col = next(later, parsed.end)
+        warnings.append(
+            Problem(
+                parsed.path,
+                line,
+                col,
+                f"step `{step_id}` is not translated yet: readers get it from `{source.path}` "
+                f"in `{source.locale}` until you add `## Title {{#{step_id}}}` here",
+                "warning",
+            )
         )
+    return warnings
 
 
 def _compare_questions(parsed: Parsed, source: Shape, add: _Add) -> None:

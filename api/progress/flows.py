@@ -38,7 +38,11 @@ class FlowResult:
 def visible_flows(actor: Actor, catalog: Catalog, state: ViewerState, locale: str) -> list[Item]:
     """The flows this viewer's audience gets, prerequisites (`after`) included; the admin
     key acting for the organization (no member) sees every flow."""
-    flows = [resolved.item for resolved in catalog.items(kind="flow", locale=locale)]
+    # Flows the viewer has progress on stay listed even without their locale's translation.
+    flows = [
+        resolved.item
+        for resolved in catalog.items(kind="flow", locale=locale, engaged=state.marks.keys())
+    ]
     if actor.member_pk is None:
         return flows
     completed = completed_flow_ids(state, flows, actor.member_id)
