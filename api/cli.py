@@ -135,6 +135,8 @@ def watch_content(settings: Settings, interval: float = 1.0) -> None:
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.server import uvicorn_options
+
     settings = load_settings()
     asyncio.run(_migrate(settings))
     if not settings.is_production:
@@ -158,6 +160,8 @@ def serve_command(args: argparse.Namespace) -> None:
         print(token, flush=True)
     else:
         print(f"Heed is serving GraphQL on {url}", flush=True)
+    # Each worker enforces its share of the rate limits (api.ratelimit).
+    os.environ.setdefault("HEED_WORKERS", str(args.workers))
     uvicorn.run(
         "api.cli:app_from_environment",
         factory=True,
@@ -165,7 +169,10 @@ def serve_command(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        proxy_headers=True,
+        # Client addresses come from X-Forwarded-For only behind a trusted proxy, and the app
+        # reads that header itself (HEED_TRUSTED_PROXIES): uvicorn's own rewriting stays off.
+        proxy_headers=False,
+        **uvicorn_options(settings.limits),
     )
 
 

@@ -36,6 +36,9 @@ class Limits:
     max_sockets_per_member: int = 8
     max_subscriptions_per_socket: int = 16
     read_timeout_seconds: int = 10
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    max_connections: int = 1000
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,11 @@ class Settings:
                 read_timeout_seconds=_positive_int(
                     env, "HEED_READ_TIMEOUT_SECONDS", Limits.read_timeout_seconds
                 ),
+                max_header_bytes=_positive_int(
+                    env, "HEED_MAX_HEADER_BYTES", Limits.max_header_bytes
+                ),
+                max_headers=_positive_int(env, "HEED_MAX_HEADERS", Limits.max_headers),
+                max_connections=_positive_int(env, "HEED_MAX_CONNECTIONS", Limits.max_connections),
             ),
             rate_limits=RateLimits(
                 per_address=_positive_int(env, "HEED_RATE_PER_ADDRESS", RateLimits.per_address),
