@@ -13,14 +13,13 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import orjson
 from graphql import GraphQLError
-from graphql.validation.validate import ValidationAbortedError
 from starlette.requests import Request
 from starlette.responses import Response
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 
 from api.db import is_connection_failure
 
@@ -136,26 +135,6 @@ class MaskUnexpectedErrors(MaskErrors):
             original_error=original,
             extensions={"code": code, "requestId": request_id},
         )
-
-
-class ClearValidationErrors(SchemaExtension):
-    """graphql-core gives up on documents whose validation recurses too deep with a bare
-    "Validation aborted."; say what to change instead."""
-
-    def on_validate(self) -> Iterator[None]:
-        yield
-        errors = self.execution_context.pre_execution_errors
-        if errors and any(isinstance(error, ValidationAbortedError) for error in errors):
-            self.execution_context.pre_execution_errors = [
-                GraphQLError(
-                    "The document is too complex to validate (too deeply nested, or too many "
-                    "repeated fields or fragments); send a smaller document.",
-                    extensions={"code": "GRAPHQL_VALIDATION_FAILED"},
-                )
-                if isinstance(error, ValidationAbortedError)
-                else error
-                for error in errors
-            ]
 
 
 def is_unexpected(error: GraphQLError) -> bool:

@@ -9,22 +9,28 @@ variables, both built once per schema.
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
 from graphql import (
     ArgumentNode,
+    DocumentNode,
+    FieldNode,
     GraphQLError,
     GraphQLInputObjectType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLScalarType,
     GraphQLSchema,
+    InlineFragmentNode,
     IntValueNode,
     ListValueNode,
     ObjectValueNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     StringValueNode,
     ValueNode,
     VariableDefinitionNode,
@@ -32,6 +38,8 @@ from graphql import (
     type_from_ast,
 )
 from graphql.validation import ValidationRule
+from graphql.validation.validate import ValidationAbortedError
+from strawberry.extensions import ValidationCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api.settings import Limits
@@ -39,6 +47,7 @@ from api.settings import Limits
 MAX_ID_LENGTH = 128  # the columns holding host-product and writer ids
 MAX_SAFE_INTEGER = 2**53 - 1  # exact in every JSON parser, JavaScript's included
 LOG_VALUE_CHARS = 120
+MAX_REPEATS = 30  # one field (response name) in one selection set, fragments inlined
 
 
 class InputRejected(ValueError):
@@ -240,3 +249,73 @@ def checked_execution_context(limits: Limits) -> type[StrawberryGraphQLCoreExecu
             return super().build(schema, document, *args, **kwargs)
 
     return CheckedExecutionContext
+
+
+def repeated_field_problem(document: DocumentNode) -> str | None:
+    """A field selected many times over in one selection set makes graphql-core's
+    overlapping-fields check quadratic (1,200 repeats: 2 s of CPU); refuse it before
+    validation. Inline fragments count with their selection set; named fragments are merged
+    once by the check, so they are counted in their own definition."""
+    stack: list[SelectionSetNode] = [
+        definition.selection_set  # type: ignore[attr-defined]
+        for definition in document.definitions
+        if getattr(definition, "selection_set", None) is not None
+    ]
+    while stack:
+        selection_set = stack.pop()
+        names: Counter[str] = Counter()
+        flat = list(selection_set.selections)
+        while flat:
+            selection = flat.pop()
+            if isinstance(selection, InlineFragmentNode):
+                flat.extend(selection.selection_set.selections)
+            elif isinstance(selection, FieldNode):
+                names[(selection.alias or selection.name).value] += 1
+                if selection.selection_set is not None:
+                    stack.append(selection.selection_set)
+        if names:
+            name, count = names.most_common(1)[0]
+            if count > MAX_REPEATS:
+                return (
+                    f"'{name}' is selected {count} times in one selection set; "
+                    f"at most {MAX_REPEATS}."
+                )
+    return None
+
+
+TOO_COMPLEX = (
+    "The document is too complex to validate (too deeply nested, or too many repeated "
+    "fields or fragments); send a smaller document."
+)
+
+
+class BoundedValidationCache(ValidationCache):
+    """Strawberry's validation cache, refusing before validation what would make validation
+    itself expensive, and saying clearly why graphql-core gave up ("Validation aborted.")."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self._problems = functools.lru_cache(maxsize)(repeated_field_problem)
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        problem = (
+            self._problems(context.graphql_document)
+            if context.graphql_document is not None
+            else None
+        )
+        if problem is not None:
+            context.pre_execution_errors = [
+                GraphQLError(problem, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+            ]
+            yield
+            return
+        yield from super().on_validate()
+        errors = context.pre_execution_errors
+        if errors and any(isinstance(error, ValidationAbortedError) for error in errors):
+            context.pre_execution_errors = [
+                GraphQLError(TOO_COMPLEX, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+                if isinstance(error, ValidationAbortedError)
+                else error
+                for error in errors
+            ]

@@ -17,7 +17,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -26,8 +25,8 @@ from strawberry.types import ExecutionContext
 
 from api.cost import cost_extension, query_cost_rule
 from api.db import is_connection_failure
-from api.errors import HEALTH, ClearValidationErrors, MaskUnexpectedErrors, is_unexpected
-from api.limits import checked_execution_context, literal_inputs_rule
+from api.errors import HEALTH, MaskUnexpectedErrors, is_unexpected
+from api.limits import BoundedValidationCache, checked_execution_context, literal_inputs_rule
 from api.settings import Limits
 from schema.content import ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
@@ -76,8 +75,7 @@ def build_schema(limits: Limits, *, introspection: bool, production: bool = Fals
         lambda: MaxTokensLimiter(limits.max_tokens),  # type: ignore[list-item]
         lambda: AddValidationRules(list(frozen_rules)),  # type: ignore[list-item]
         lambda: ParserCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
-        ClearValidationErrors,
-        lambda: ValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
+        lambda: BoundedValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
     ]
     if not production:
         extensions.append(cost_extension(limits.max_cost))
