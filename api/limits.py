@@ -84,11 +84,12 @@ def check_json(value: Any, what: str, max_depth: int) -> None:
         elif isinstance(item, str):
             _check_text(item, what)
         elif (
-            isinstance(item, int)
+            isinstance(item, int | float)
             and not isinstance(item, bool)
             and not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER
         ):
-            raise InputRejected(f"{what} holds an integer outside ±(2^53 - 1)")
+            # orjson reads integers past 64 bits as floats: bound every number alike.
+            raise InputRejected(f"{what} holds a number outside ±(2^53 - 1)")
 
 
 def _check_text(text: str, what: str) -> None:

@@ -11,11 +11,13 @@ dropped socket when something unexpected happens while connecting.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+from graphql import GraphQLError, parse
 from starlette.websockets import WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
@@ -167,6 +169,9 @@ class _Guard:
             return _error("'variables' must be an object", "BAD_REQUEST")
         if operation_name is not None and not isinstance(operation_name, str):
             return _error("'operationName' must be a string", "BAD_REQUEST")
+        syntax_error = _syntax_error(payload["query"], self._runtime.settings.limits.max_tokens)
+        if syntax_error is not None:
+            return _error(syntax_error, "GRAPHQL_PARSE_FAILED")
         try:
             check_variables(variables, self._runtime.settings.limits)
             self._runtime.limiter.after_authentication(
@@ -177,6 +182,17 @@ class _Guard:
         except RateLimited as exc:
             return _error(exc.message, "RATE_LIMITED", retryAfter=exc.retry_after)
         return None
+
+
+@functools.lru_cache(maxsize=256)
+def _syntax_error(query: str, max_tokens: int) -> str | None:
+    """Strawberry lets a syntax error escape a socket's operation task (logged as a crash, the
+    client gets a bare `complete`): found here first, it is an error message like over HTTP."""
+    try:
+        parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError as exc:
+        return exc.message
+    return None
 
 
 def _error(message: str, code: str, **extensions: Any) -> dict[str, Any]:

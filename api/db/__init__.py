@@ -130,9 +130,17 @@ def is_connection_failure(exc: BaseException) -> bool:
                 | asyncpg.CannotConnectNowError
                 | asyncpg.AdminShutdownError
                 | asyncpg.InvalidCatalogNameError
-                | asyncpg.InvalidAuthorizationSpecificationError,
+                | asyncpg.InvalidAuthorizationSpecificationError
+                | asyncpg.TooManyConnectionsError
+                | TimeoutError,
             )
             or type(seen).__name__ == "DBConnectionError"
+            # The connection broke mid-statement and asyncpg's protocol is left in the state
+            # it was in: the next use says another operation is in progress.
+            or (
+                isinstance(seen, asyncpg.InternalClientError)
+                and "cannot switch to state" in str(seen)
+            )
         ):
             return True
         seen = seen.__cause__ or seen.__context__
