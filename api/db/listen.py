@@ -24,6 +24,7 @@ logger = logging.getLogger("heed.listen")
 CHECK_SECONDS = 2.0
 RETRY_SECONDS = 0.5
 CONNECT_TIMEOUT_SECONDS = 5.0
+APPLICATION_NAME = "heed-listen"  # how operators find it in pg_stat_activity
 
 Handler = Callable[[str], None]
 
@@ -69,7 +70,11 @@ class Listener:
                 await self._connection.close()
 
     async def _connect(self) -> None:
-        connection = await asyncpg.connect(self._dsn, timeout=CONNECT_TIMEOUT_SECONDS)
+        connection = await asyncpg.connect(
+            self._dsn,
+            timeout=CONNECT_TIMEOUT_SECONDS,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
         try:
             for channel, handler in self._handlers.items():
                 await connection.add_listener(
@@ -81,6 +86,11 @@ class Listener:
         self._lost.clear()
         connection.add_termination_listener(lambda _connection: self._lost.set())
         self._connection = connection
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process of the LISTEN connection (what pg_terminate_backend takes)."""
+        return self._connection.get_server_pid() if self._is_up() else None  # type: ignore[union-attr]
 
     def _is_up(self) -> bool:
         return self._connection is not None and not self._connection.is_closed()

@@ -45,6 +45,7 @@ class ProgressHub:
     def __init__(self, listener: Listener | None) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self.uses_notify = listener is not None
+        self.listener = listener
         if listener is not None:
             listener.listen(PROGRESS_CHANNEL, self._heard, on_reconnect=self.resync_all)
 
