@@ -1,8 +1,8 @@
 """Schema-generated requests against a running `heed serve` (schemathesis's GraphQL mode, with
 a member's token): no generated query, mutation or argument may make a server error.
 
-Bounded to stay under half a minute in `make test`: a fixed number of examples per root field
-no shrinking beyond hypothesis's default phases, no deadline (the machine is shared)."""
+Bounded to stay under half a minute in `make test`: 25 examples per root field and generation
+mode (valid and invalid), no shrinking, no deadline (the machine is shared)."""
 
 from __future__ import annotations
 
