@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -22,6 +23,7 @@ from starlette.responses import Response
 from strawberry.extensions import MaskErrors
 
 from api.db import is_connection_failure
+from api.limits import clipped
 
 logger = logging.getLogger("heed.errors")
 
@@ -71,6 +73,15 @@ class DatabaseHealth:
 HEALTH = DatabaseHealth()  # one per worker process: the database is shared by its apps
 
 
+def described(exc: BaseException) -> str:
+    """A traceback for the log whose exception text is clipped: messages from drivers and
+    parsers may quote a client's input whole (a 200 KB id makes a 200 KB line otherwise)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    cause = exc.__cause__ or exc.__context__
+    caused_by = f" (from {type(cause).__name__}: {clipped(str(cause))})" if cause else ""
+    return f"{frames}{type(exc).__name__}: {clipped(str(exc), 500)}{caused_by}"
+
+
 def unexpected_message(request_id: str) -> str:
     return f"Internal server error (request id {request_id})"
 
@@ -99,7 +110,11 @@ def guarded(
                 headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
                 body = error_body(UNAVAILABLE_MESSAGE, "SERVICE_UNAVAILABLE", request_id)
                 return Response(body, 503, media_type="application/json", headers=headers)
-            logger.exception("unexpected error before execution in request %s", request_id)
+            logger.error(
+                "unexpected error before execution in request %s\n%s",
+                request_id,
+                described(exc),
+            )
             body = error_body(unexpected_message(request_id), "INTERNAL_SERVER_ERROR", request_id)
             return Response(body, 500, media_type="application/json", headers=headers)
         if response.status_code != 503:

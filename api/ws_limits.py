@@ -28,7 +28,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from api.auth import MemberPrincipal
 from api.db import is_connection_failure
-from api.errors import HEALTH, unexpected_message
+from api.errors import HEALTH, described, unexpected_message
 from api.limits import InputRejected, check_variables
 from api.ratelimit import RateLimited, client_address
 
@@ -129,7 +129,11 @@ class _Guard:
                 HEALTH.failed(exc)
                 await self.websocket.close(CLOSE_TRY_AGAIN, "database unavailable, retry shortly")
             else:
-                logger.exception("unexpected error while connecting (%s)", self.context.request_id)
+                logger.error(
+                    "unexpected error while connecting (%s)\n%s",
+                    self.context.request_id,
+                    described(exc),
+                )
                 await self.websocket.close(
                     CLOSE_INTERNAL, unexpected_message(self.context.request_id)
                 )

@@ -25,8 +25,13 @@ from strawberry.types import ExecutionContext
 
 from api.cost import cost_extension, query_cost_rule
 from api.db import is_connection_failure
-from api.errors import HEALTH, MaskUnexpectedErrors, is_unexpected
-from api.limits import BoundedValidationCache, checked_execution_context, literal_inputs_rule
+from api.errors import HEALTH, MaskUnexpectedErrors, described, is_unexpected
+from api.limits import (
+    BoundedValidationCache,
+    checked_execution_context,
+    clipped,
+    literal_inputs_rule,
+)
 from api.settings import Limits
 from schema.content import ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
@@ -54,10 +59,12 @@ class HeedSchema(strawberry.Schema):
             elif is_unexpected(error):
                 request_id = getattr(getattr(execution_context, "context", None), "request_id", "")
                 logger.error(
-                    "unexpected error in request %s", request_id, exc_info=error.original_error
+                    "unexpected error in request %s\n%s",
+                    request_id,
+                    described(error.original_error),  # type: ignore[arg-type]
                 )
             else:
-                logger.debug("client error: %s", error.message)
+                logger.debug("client error: %s", clipped(error.message))
 
 
 def build_schema(limits: Limits, *, introspection: bool, production: bool = False) -> HeedSchema:

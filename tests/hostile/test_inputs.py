@@ -269,6 +269,7 @@ async def test_long_ids_do_not_make_long_log_lines(
             {"m": huge},
         ),
         ('mutation { setOnboardingOwner(memberId: "' + huge + '") { userErrors { code } } }', {}),
+        ('query($n: Int) { help(context: "x", first: $n) { id } }', {"n": huge}),
     ):
         outcome = await over_http(client, query, variables, member)
         assert outcome.status == 400
