@@ -35,7 +35,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._await_headers()
 
     def _await_headers(self) -> None:
-        self._header_bytes = 0
+        self._received_bytes = 0  # request line, headers and whatever body came with them
+        self._header_bytes = 0  # names and values, as parsed
         self._header_count = 0
         self._reading_headers = True
         self._refused = False
@@ -69,8 +70,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refused:
             return
         if self._reading_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > self._limits.max_header_bytes + self._limits.max_body_bytes:
+            self._received_bytes += len(data)
+            if self._received_bytes > self._limits.max_header_bytes + self._limits.max_body_bytes:
                 # A request line and headers that are not done after this many bytes are over
                 # the header limit whatever the body: checked again exactly when they end.
                 self._refuse(431, "Request Header Fields Too Large", "request headers too large")
@@ -83,7 +84,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self._header_count += 1
-        self._header_size = getattr(self, "_header_size", 0) + len(name) + len(value) + 4
+        self._header_bytes += len(name) + len(value) + 4
         if self._refused or self._header_count > self._limits.max_headers:
             return
         super().on_header(name, value)
@@ -91,8 +92,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._reading_headers = False
         self._cancel_deadline()
-        size = getattr(self, "_header_size", 0) + len(self.url)
-        self._header_size = 0
+        size = self._header_bytes + len(self.url)
         if self._header_count > self._limits.max_headers:
             self._refuse(
                 431,

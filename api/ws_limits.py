@@ -76,10 +76,13 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
                     await self.close(CLOSE_TOO_BIG, f"message larger than {limit} bytes")
                     return
                 try:
-                    yield self.view.decode_json(text)
-                except ValueError as exc:
+                    decoded = self.view.decode_json(text)
+                except (ValueError, RecursionError) as exc:
+                    # RecursionError: 100,000 nested brackets fit in a message.
                     if not ignore_parsing_errors:
                         raise NonJsonMessageReceived from exc
+                    continue
+                yield decoded
         except WebSocketDisconnect:
             return
 

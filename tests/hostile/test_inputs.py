@@ -238,6 +238,16 @@ async def test_a_two_megabyte_track_is_refused_on_both_transports(
     assert outcome.close_code == 1009, outcome
 
 
+async def test_deeply_nested_json_bodies_are_refused(
+    app: Starlette, client: httpx.AsyncClient, member: dict[str, str]
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    over_http_outcome = await over_http(client, "", None, member, raw_body=deep.encode())
+    assert over_http_outcome.status == 400, over_http_outcome
+    outcome = await over_websocket(app, "", None, member, raw_message=deep)
+    assert outcome.close_code == 4400, outcome
+
+
 @pytest.mark.parametrize(
     "message",
     [
