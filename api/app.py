@@ -16,9 +16,11 @@ from api.content.follow import ReleaseFollower
 from api.content.preview import DraftPreview
 from api.db import is_postgres, is_reachable, open_database, using
 from api.db.listen import Listener
+from api.faults import guarded
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
 from api.progress.live import ProgressHub
+from api.ratelimit import RateLimiter
 from api.runtime import Runtime
 from api.settings import Settings
 from api.websocket import SubscriptionEndpoint
@@ -79,7 +81,11 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             settings.database_url, migrate=False, pool_size=settings.database_pool_size
         )
         listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
-        schema = build_schema(settings.limits, introspection=not settings.is_production)
+        schema = build_schema(
+            settings.limits,
+            introspection=not settings.is_production,
+            production=settings.is_production,
+        )
         progress_hub = ProgressHub(listener)
         runtime = Runtime(
             settings=settings,
@@ -97,6 +103,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 settings.limits.max_tokens,
                 settings.answer_cache_mb * 1024 * 1024,
             ),
+            limiter=RateLimiter(settings.rate_limits),
             development_token=development_token,
         )
         follower = ReleaseFollower(
@@ -123,7 +130,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql_endpoint, methods=["GET", "POST"]),
+            Route("/graphql", guarded(graphql_endpoint), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", Subscriptions()),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

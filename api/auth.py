@@ -19,11 +19,16 @@ from typing import Any
 import jwt
 import orjson
 
+from api.limits import MAX_ID_LENGTH, InputRejected, check_json, text_problem
 from api.settings import Settings
 
 ADMIN_KEY_HEADER = "x-heed-admin-key"
 ADMIN_ORG_HEADER = "x-heed-organization"
-MAX_ID_LENGTH = 128
+MAX_ROLES = 64
+MAX_ROLE_LENGTH = 64
+MAX_ATTRIBUTES_BYTES = 4096
+MAX_ATTRIBUTES_DEPTH = 8
+MAX_TOKEN_BYTES = 16 * 1024
 DEV_TOKEN_TTL_SECONDS = 30 * 24 * 3600
 
 
@@ -83,7 +88,9 @@ def authenticate(headers: Mapping[str, str], settings: Settings) -> Principal:
     if admin_key is not None:
         if not settings.admin_key:
             raise AuthError("admin key authentication is not configured (HEED_ADMIN_KEY)")
-        if not hmac.compare_digest(admin_key.encode(), settings.admin_key.encode()):
+        if not hmac.compare_digest(
+            admin_key.encode("utf-8", "replace"), settings.admin_key.encode()
+        ):
             raise AuthError("invalid admin key")
         org = headers.get(ADMIN_ORG_HEADER) or None
         return AdminPrincipal(organization_id=_checked_id(org, ADMIN_ORG_HEADER) if org else None)
@@ -100,6 +107,8 @@ def principal_from_token(token: str, settings: Settings) -> MemberPrincipal:
     key = settings.jwt_verification_key
     if not key:
         raise AuthError("token authentication is not configured (HEED_JWT_SECRET)")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise AuthError(f"token longer than {MAX_TOKEN_BYTES} bytes")
     try:
         claims = jwt.decode(
             token,
@@ -124,8 +133,17 @@ def principal_from_token(token: str, settings: Settings) -> MemberPrincipal:
         raise AuthError("token audience does not match") from None
     except jwt.InvalidIssuerError:
         raise AuthError("token issuer does not match") from None
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"invalid token: {exc}") from None
+    except jwt.ImmatureSignatureError:
+        raise AuthError("token is not valid yet (nbf or iat in the future)") from None
+    except jwt.InvalidIssuedAtError:
+        raise AuthError("token claim 'iat' must be a number") from None
+    except jwt.DecodeError:
+        # PyJWT's text here quotes codec internals; say what matters to the caller.
+        raise AuthError("invalid token: not a well-formed JWT (header.payload.signature)") from None
+    except Exception:
+        # Any other refusal (bad claim types, a payload the JSON decoder gives up on): the
+        # token is not acceptable, and that is all the caller needs to hear.
+        raise AuthError("invalid token") from None
     return principal_from_claims(claims)
 
 
@@ -135,9 +153,22 @@ def principal_from_claims(claims: Mapping[str, Any]) -> MemberPrincipal:
         roles = [part for part in roles.replace(",", " ").split() if part]
     if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
         raise AuthError("token claim 'roles' must be a list of strings")
+    if len(roles) > MAX_ROLES or any(
+        not 0 < len(role) <= MAX_ROLE_LENGTH or text_problem(role) for role in roles
+    ):
+        raise AuthError(
+            f"token claim 'roles' must hold at most {MAX_ROLES} names "
+            f"of 1 to {MAX_ROLE_LENGTH} characters"
+        )
     attributes = claims.get("attrs", {})
     if not isinstance(attributes, dict):
         raise AuthError("token claim 'attrs' must be an object")
+    try:
+        check_json(attributes, "token claim 'attrs'", MAX_ATTRIBUTES_DEPTH)
+    except InputRejected as exc:
+        raise AuthError(str(exc)) from None
+    if len(orjson.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
+        raise AuthError(f"token claim 'attrs' is larger than {MAX_ATTRIBUTES_BYTES} bytes")
     return MemberPrincipal(
         organization_id=_checked_id(claims.get("org"), "org"),
         member_id=_checked_id(claims.get("sub"), "sub"),
@@ -155,6 +186,9 @@ def _checked_id(value: object, claim: str) -> str:
         raise AuthError(f"token claim '{claim}' must be a non-empty string")
     if len(value) > MAX_ID_LENGTH:
         raise AuthError(f"token claim '{claim}' is longer than {MAX_ID_LENGTH} characters")
+    problem = text_problem(value)
+    if problem is not None:
+        raise AuthError(f"token claim '{claim}' {problem}")
     return value
 
 
@@ -164,6 +198,9 @@ def _optional_text(claims: Mapping[str, Any], claim: str, limit: int) -> str | N
         return None
     if not isinstance(value, str) or len(value) > limit:
         raise AuthError(f"token claim '{claim}' must be a string of at most {limit} characters")
+    problem = text_problem(value)
+    if problem is not None:
+        raise AuthError(f"token claim '{claim}' {problem}")
     return value
 
 

@@ -174,6 +174,8 @@ async def _republish_on_change(settings: Settings) -> None:
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from api.server import uvicorn_options
+
     settings = load_settings()
     asyncio.run(_migrate(settings))
     if not settings.is_production:
@@ -199,6 +201,8 @@ def serve_command(args: argparse.Namespace) -> None:
         print(token, flush=True)
     else:
         print(f"Heed is serving GraphQL on {url}", flush=True)
+    # Each worker enforces its share of the rate limits (api.ratelimit).
+    os.environ.setdefault("HEED_WORKERS", str(args.workers))
     uvicorn.run(
         "api.cli:app_from_environment",
         factory=True,
@@ -206,7 +210,10 @@ def serve_command(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level="info",
-        proxy_headers=True,
+        # Client addresses come from X-Forwarded-For only behind a trusted proxy, and the app
+        # reads that header itself (HEED_TRUSTED_PROXIES): uvicorn's own rewriting stays off.
+        proxy_headers=False,
+        **uvicorn_options(settings.limits),
     )
 
 

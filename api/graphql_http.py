@@ -7,9 +7,9 @@ codes that go with each, authentication, body limits, and masking of unexpected 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +29,9 @@ from api.auth import AuthError
 from api.content.preview import PreviewInvalid
 from api.context import Context
 from api.db import DatabaseUnavailable, is_connection_failure
+from api.faults import HEALTH, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, request_id_of
+from api.limits import InputRejected, check_variables
+from api.ratelimit import RateLimited, client_address
 from api.runtime import Runtime
 from schema import is_unexpected
 
@@ -52,7 +55,7 @@ class RequestError(Exception):
 
 async def graphql_endpoint(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request_id = request_id_of(request)
     if _wants_ide(request):
         if not runtime.settings.is_production:
             return HTMLResponse(_ide_html(runtime))
@@ -60,8 +63,18 @@ async def graphql_endpoint(request: Request) -> Response:
     media_type = JSON
     try:
         media_type = _negotiate(request.headers.get("accept", ""))
+        address = _client_address(request, runtime)
+        runtime.limiter.before_authentication(address)
         params = await _read_params(request, runtime.settings.limits.max_body_bytes)
-        context = await _build_context(request, runtime, request_id)
+        _check_inputs(params, runtime)
+        try:
+            context = await _build_context(request, runtime, request_id)
+        except AuthError:
+            runtime.limiter.failed_authentication(address)
+            raise
+        runtime.limiter.after_authentication(
+            context.principal, params["query"], params.get("operationName")
+        )
         question = await _question(runtime, context, params)
         if question is not None:
             cached = runtime.answers.get(question)
@@ -82,6 +95,9 @@ async def graphql_endpoint(request: Request) -> Response:
         return _error_response(status, exc.reason, media_type, request_id, exc.code)
     except RequestError as exc:
         return _error_response(exc.status, exc.message, media_type, request_id, headers=exc.headers)
+    except RateLimited as exc:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return _error_response(429, exc.message, media_type, request_id, "RATE_LIMITED", headers)
     except InvalidOperationTypeError:
         return _error_response(
             405,
@@ -95,12 +111,26 @@ async def graphql_endpoint(request: Request) -> Response:
     except CannotGetOperationTypeError as exc:
         return _error_response(400, exc.as_http_error_reason(), media_type, request_id)
     except DatabaseUnavailable as exc:
-        logger.error("request %s: %s", request_id, exc)
+        HEALTH.failed(exc)
         return _unavailable(media_type, request_id)
     response = _result_response(result, media_type, request_id, runtime.settings.is_production)
     if question is not None and not result.errors and result.data is not None:
         runtime.answers.put(question, bytes(response.body), context.catalog)
     return response
+
+
+def _client_address(request: Request, runtime: Runtime) -> str:
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for")
+    return client_address(peer, forwarded, runtime.settings.trusted_proxies)
+
+
+def _check_inputs(params: Mapping[str, Any], runtime: Runtime) -> None:
+    """Variables are bounded before anything reads them (the answer cache serializes them)."""
+    try:
+        check_variables(params.get("variables"), runtime.settings.limits)
+    except InputRejected as exc:
+        raise RequestError(400, str(exc)) from None
 
 
 async def _question(runtime: Runtime, context: Context, params: dict[str, Any]) -> Question | None:
@@ -164,18 +194,30 @@ async def _read_params(request: Request, max_body_bytes: int) -> dict[str, Any]:
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body_bytes:
             raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
-        body = bytearray()
-        async for chunk in request.stream():
-            body.extend(chunk)
-            if len(body) > max_body_bytes:
-                raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
-        params = _parse_json(bytes(body), "body")
+        body = await _read_body(request, max_body_bytes)
+        params = _parse_json(body, "body")
         if not isinstance(params, dict):
             raise RequestError(400, "the request body must be a JSON object")
     else:
         raise RequestError(405, "use GET or POST", {"Allow": "GET, POST"})
     _check_params(params)
     return params
+
+
+async def _read_body(request: Request, max_body_bytes: int) -> bytes:
+    """The body, within the size limit and the read timeout (a client trickling its body
+    holds a connection and a worker slot)."""
+    timeout = request.app.state.runtime.settings.limits.read_timeout_seconds
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body.extend(chunk)
+                if len(body) > max_body_bytes:
+                    raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
+    except TimeoutError:
+        raise RequestError(408, f"the request body took longer than {timeout} s") from None
+    return bytes(body)
 
 
 def _parse_json(raw: str | bytes, what: str) -> Any:
@@ -209,7 +251,6 @@ def _result_response(
 ) -> Response:
     errors = result.errors or []
     if any(is_connection_failure(e.original_error) for e in errors if e.original_error):
-        logger.error("request %s: the database is unavailable", request_id)
         return _unavailable(media_type, request_id)
     body: dict[str, Any] = {}
     if errors:
@@ -223,6 +264,8 @@ def _result_response(
     else:
         body["data"] = result.data
         status = 200
+    if result.extensions:
+        body["extensions"] = result.extensions
     return Response(
         orjson.dumps(body), status, media_type=media_type, headers={"x-request-id": request_id}
     )
@@ -231,11 +274,11 @@ def _result_response(
 def _unavailable(media_type: str, request_id: str) -> Response:
     return _error_response(
         503,
-        "the database is unavailable, try again shortly",
+        UNAVAILABLE_MESSAGE,
         media_type,
         request_id,
         code="SERVICE_UNAVAILABLE",
-        headers={"Retry-After": "5"},
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -256,7 +299,13 @@ def _error_response(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    codes = {401: "UNAUTHENTICATED", 413: "PAYLOAD_TOO_LARGE", 503: "SERVICE_UNAVAILABLE"}
+    codes = {
+        401: "UNAUTHENTICATED",
+        408: "REQUEST_TIMEOUT",
+        413: "PAYLOAD_TOO_LARGE",
+        429: "RATE_LIMITED",
+        503: "SERVICE_UNAVAILABLE",
+    }
     error = {"message": message, "extensions": {"code": code or codes.get(status, "BAD_REQUEST")}}
     all_headers = {"x-request-id": request_id, **(headers or {})}
     if status == 401:

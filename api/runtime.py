@@ -12,6 +12,7 @@ from api.content.preview import DraftPreview
 from api.content.store import LiveRelease
 from api.members import MemberRegistry
 from api.progress.live import ProgressHub
+from api.ratelimit import RateLimiter
 from api.settings import Settings
 from schema import HeedSchema
 
@@ -25,6 +26,7 @@ class Runtime:
     preview: DraftPreview
     progress_hub: ProgressHub
     answers: AnswerCache
+    limiter: RateLimiter
     development_token: str | None = None
     release: LiveRelease | None = None
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists

@@ -6,6 +6,7 @@ line naming the variable, never a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,29 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_body_bytes: int = 256 * 1024
+    max_cost: int = 10_000
+    max_input_depth: int = 16
+    max_json_bytes: int = 16 * 1024
+    max_sockets_per_member: int = 8
+    max_subscriptions_per_socket: int = 16
+    read_timeout_seconds: int = 10
+    max_header_bytes: int = 16 * 1024
+    max_headers: int = 100
+    max_connections: int = 1000
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Requests allowed per minute (with a burst of a tenth of a minute's worth, at least 5),
+    per worker share: each worker enforces `per_minute / workers` (see README, Limits)."""
+
+    per_address: int = 1200
+    per_member: int = 600
+    per_organization: int = 3000
+    failed_auth_per_address: int = 30
+    invitations_per_member_hour: int = 30
+    invitations_per_organization_hour: int = 200
+    workers: int = 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,8 @@ class Settings:
     answer_cache_mb: int = 32
     database_pool_size: int = 16
     limits: Limits = field(default_factory=Limits)
+    rate_limits: RateLimits = field(default_factory=RateLimits)
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -112,7 +138,44 @@ class Settings:
                 max_aliases=_positive_int(env, "HEED_MAX_ALIASES", Limits.max_aliases),
                 max_tokens=_positive_int(env, "HEED_MAX_TOKENS", Limits.max_tokens),
                 max_body_bytes=_positive_int(env, "HEED_MAX_BODY_BYTES", Limits.max_body_bytes),
+                max_cost=_positive_int(env, "HEED_MAX_COST", Limits.max_cost),
+                max_input_depth=_positive_int(env, "HEED_MAX_INPUT_DEPTH", Limits.max_input_depth),
+                max_json_bytes=_positive_int(env, "HEED_MAX_JSON_BYTES", Limits.max_json_bytes),
+                max_sockets_per_member=_positive_int(
+                    env, "HEED_MAX_SOCKETS_PER_MEMBER", Limits.max_sockets_per_member
+                ),
+                max_subscriptions_per_socket=_positive_int(
+                    env, "HEED_MAX_SUBSCRIPTIONS_PER_SOCKET", Limits.max_subscriptions_per_socket
+                ),
+                read_timeout_seconds=_positive_int(
+                    env, "HEED_READ_TIMEOUT_SECONDS", Limits.read_timeout_seconds
+                ),
+                max_header_bytes=_positive_int(
+                    env, "HEED_MAX_HEADER_BYTES", Limits.max_header_bytes
+                ),
+                max_headers=_positive_int(env, "HEED_MAX_HEADERS", Limits.max_headers),
+                max_connections=_positive_int(env, "HEED_MAX_CONNECTIONS", Limits.max_connections),
             ),
+            rate_limits=RateLimits(
+                per_address=_positive_int(env, "HEED_RATE_PER_ADDRESS", RateLimits.per_address),
+                per_member=_positive_int(env, "HEED_RATE_PER_MEMBER", RateLimits.per_member),
+                per_organization=_positive_int(
+                    env, "HEED_RATE_PER_ORGANIZATION", RateLimits.per_organization
+                ),
+                failed_auth_per_address=_positive_int(
+                    env, "HEED_RATE_FAILED_AUTH", RateLimits.failed_auth_per_address
+                ),
+                invitations_per_member_hour=_positive_int(
+                    env, "HEED_RATE_INVITATIONS_PER_MEMBER", RateLimits.invitations_per_member_hour
+                ),
+                invitations_per_organization_hour=_positive_int(
+                    env,
+                    "HEED_RATE_INVITATIONS_PER_ORGANIZATION",
+                    RateLimits.invitations_per_organization_hour,
+                ),
+                workers=_positive_int(env, "HEED_WORKERS", RateLimits.workers),
+            ),
+            trusted_proxies=_trusted_proxies(env),
         )
 
 
@@ -136,6 +199,20 @@ def _public_key(env: Mapping[str, str]) -> str | None:
     if not path.is_file():
         raise ConfigError(f"HEED_JWT_PUBLIC_KEY is neither a PEM key nor a readable file: {value}")
     return path.read_text()
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Addresses or networks (CIDR) of the proxies whose X-Forwarded-For is believed."""
+    raw = env.get("HEED_TRUSTED_PROXIES", "")
+    proxies = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"HEED_TRUSTED_PROXIES must list IP addresses or networks, not {proxy!r}"
+            ) from None
+    return proxies
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -18,16 +18,29 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import AuthError
 from api.context import Context
 from api.runtime import Runtime
+from api.ws_limits import (
+    GuardedTransportWSHandler,
+    GuardedWSHandler,
+    LimitedWebSocketAdapter,
+    SocketCounts,
+)
 
 
 class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
+    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = GuardedTransportWSHandler
+    graphql_ws_handler_class = GuardedWSHandler
+
     def __init__(self, runtime: Runtime) -> None:
+        limits = runtime.settings.limits
         super().__init__(
             runtime.schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            max_subscriptions_per_connection=limits.max_subscriptions_per_socket,
         )
         self.runtime = runtime
+        self.sockets = SocketCounts(limits.max_sockets_per_member)
 
     async def get_context(self, request: HTTPConnection, response: Any) -> Context:  # type: ignore[override]
         """Signed in by `on_ws_connect`, once the token may have arrived."""

@@ -70,7 +70,19 @@ class Plan:
             "HEED_JWT_SECRET": self.secret,
             "HEED_DATA_DIR": str(self.work / "data"),
             "HEED_CONTENT_DIR": str(self.pack),
+            # Throughput is measured from one address and a few members: no rate limits.
+            **{variable: "1000000000" for variable in RATE_LIMIT_VARIABLES},
         }
+
+
+RATE_LIMIT_VARIABLES = (
+    "HEED_RATE_PER_ADDRESS",
+    "HEED_RATE_PER_MEMBER",
+    "HEED_RATE_PER_ORGANIZATION",
+    "HEED_RATE_FAILED_AUTH",
+    "HEED_RATE_INVITATIONS_PER_MEMBER",
+    "HEED_RATE_INVITATIONS_PER_ORGANIZATION",
+)
 
 
 def prepare_pack(work: Path) -> list[FlowPlan]:

@@ -166,7 +166,7 @@ async def content_item(
     requested = viewer_locale(context, locale)
     resolved = catalog.get(item_id, requested)
     if revision is not None and revision < 1:
-        raise BadInput(f"revisions start at 1, not {revision}")
+        raise bad_input(f"revisions start at 1, not {revision}")
     if revision is not None and (resolved is None or revision != resolved.item.revision):
         resolved = await _revision(catalog, item_id, requested, revision)
     if resolved is None or not await visible_to(
@@ -274,7 +274,7 @@ def page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
     if first < 1:
-        raise BadInput(
+        raise bad_input(
             f"`first` must be at least 1, not {first} (pages hold 1 to {MAX_PAGE} items; "
             f"larger values give {MAX_PAGE})"
         )

@@ -17,14 +17,21 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.max_aliases import create_validator as alias_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.errors import HeedError
+from api.cost import cost_extension, query_cost_rule
+from api.db import is_connection_failure
+from api.faults import HEALTH, MaskUnexpectedErrors, described, is_unexpected
+from api.limits import (
+    BoundedValidationCache,
+    checked_execution_context,
+    clipped,
+    literal_inputs_rule,
+)
 from api.settings import Limits
 from schema.content import ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
@@ -47,38 +54,44 @@ class HeedSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
-            if is_unexpected(error):
+            if is_unexpected(error) and is_connection_failure(error.original_error):  # type: ignore[arg-type]
+                HEALTH.failed(error.original_error)  # type: ignore[arg-type]
+            elif is_unexpected(error):
                 request_id = getattr(getattr(execution_context, "context", None), "request_id", "")
                 logger.error(
-                    "unexpected error in request %s", request_id, exc_info=error.original_error
+                    "unexpected error in request %s\n%s",
+                    request_id,
+                    described(error.original_error),  # type: ignore[arg-type]
                 )
             else:
-                logger.debug("client error: %s", error.message)
+                logger.debug("client error: %s", clipped(error.message))
 
 
-def is_unexpected(error: GraphQLError) -> bool:
-    """An exception from our code, as opposed to a syntax, validation or user error (Heed's
-    own `HeedError` included)."""
-    original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError | HeedError)
-
-
-def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:
+def build_schema(limits: Limits, *, introspection: bool, production: bool = False) -> HeedSchema:
     rules: list[type[ASTValidationRule]] = [
         depth_rule(limits.max_depth, None),
         alias_rule(limits.max_aliases),
+        literal_inputs_rule(limits),
+        query_cost_rule(limits.max_cost),
     ]
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     frozen_rules: Sequence[type[ASTValidationRule]] = tuple(rules)
     extensions: list[type[SchemaExtension] | SchemaExtension] = [
+        lambda: MaskUnexpectedErrors(production),  # type: ignore[list-item]
         lambda: MaxTokensLimiter(limits.max_tokens),  # type: ignore[list-item]
         lambda: AddValidationRules(list(frozen_rules)),  # type: ignore[list-item]
         lambda: ParserCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
-        lambda: ValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
+        lambda: BoundedValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
     ]
+    if not production:
+        extensions.append(cost_extension(limits.max_cost))
     return HeedSchema(
-        query=Query, mutation=Mutation, subscription=FlowsSubscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=FlowsSubscription,
+        extensions=extensions,
+        execution_context_class=checked_execution_context(limits),
     )
 
 

@@ -27,7 +27,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.content.store import publish
 from api.db import open_database, using
-from api.settings import Settings
+from api.settings import RateLimits, Settings
 from bench.statements import StatementCounter as SQLCounter
 from bench.statements import counting_statements
 
@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-" + "x" * 40
 TEST_ADMIN_KEY = "test-admin-key-" + "y" * 20
 DEFAULT_POSTGRES = "postgresql://127.0.0.1:5432/postgres"
+# The suite sends thousands of requests from one address: the rate-limit tests set their own.
+UNLIMITED = RateLimits(*(10**9,) * 6)
 
 
 def postgres_admin_url() -> str:
@@ -178,6 +180,7 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         content_dir=ROOT / "content",
         jwt_secret=TEST_SECRET,
         admin_key=TEST_ADMIN_KEY,
+        rate_limits=UNLIMITED,
     )
 
 

@@ -167,7 +167,7 @@ def test_serve_answers_the_quickstart_query_with_the_printed_token(
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 200, response.text
-    assert response.json() == {
-        "data": {"viewer": {"member": {"id": "dev"}, "organization": {"id": "demo"}}}
-    }
+    body = response.json()
+    assert body["data"] == {"viewer": {"member": {"id": "dev"}, "organization": {"id": "demo"}}}
+    assert body["extensions"]["cost"] == {"requestedQueryCost": 2, "maximumAvailable": 10_000}
     assert httpx.get(f"{url}/readyz").json()["ready"] is True

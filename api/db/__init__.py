@@ -130,13 +130,35 @@ def is_connection_failure(exc: BaseException) -> bool:
                 | asyncpg.CannotConnectNowError
                 | asyncpg.AdminShutdownError
                 | asyncpg.InvalidCatalogNameError
-                | asyncpg.InvalidAuthorizationSpecificationError,
+                | asyncpg.InvalidAuthorizationSpecificationError
+                | asyncpg.TooManyConnectionsError
+                | TimeoutError,
             )
             or type(seen).__name__ == "DBConnectionError"
+            or _is_unavailable_state(getattr(seen, "sqlstate", None), str(seen))
+            # The connection broke mid-statement and asyncpg's protocol is left in the state
+            # it was in: the next use says another operation is in progress.
+            or (
+                isinstance(seen, asyncpg.InternalClientError)
+                and "cannot switch to state" in str(seen)
+            )
         ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _is_unavailable_state(sqlstate: object, message: str) -> bool:
+    """Postgres's own words for "not now": connection exceptions (08), operator intervention
+    such as a shutdown or a restart (57P), too many connections (53300), and a database closed
+    to connections during maintenance (55000)."""
+    if not isinstance(sqlstate, str):
+        return False
+    return (
+        sqlstate.startswith(("08", "57P"))
+        or sqlstate == "53300"
+        or (sqlstate == "55000" and "accepting connections" in message)
+    )
 
 
 async def is_reachable(ctx: TortoiseContext) -> bool:
