@@ -363,7 +363,7 @@ class Index:
         terms, with their weights (1.0: a whole stem).
 
         A document's score is the sum over query words of its best-valued expansion (see the
-        module's docstring), scaled into (0, 1].
+        module's docstring), scaled into (0, 1).
         """
         weights = [self._expand(token, lang) for token in tokens]
         values = {1.0: (1.0, self.match + self.whole), PREFIX_WEIGHT: (PREFIX_WEIGHT, self.match)}
