@@ -124,15 +124,16 @@ def content_schema_command(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
-def watch_content(settings: Settings) -> None:
-    """Republish the content folder whenever a content file changes (runs in a thread)."""
+def watch_content(settings: Settings, refused_at_start: bool = False) -> None:
+    """Republish the content folder whenever a content file changes (runs in a thread).
+    `refused_at_start`: `serve` could not publish and printed why."""
     from api.content.watch import describe
 
     print(describe(settings.content_dir), flush=True)
-    asyncio.run(_republish_on_change(settings))
+    asyncio.run(_republish_on_change(settings, refused_at_start))
 
 
-async def _republish_on_change(settings: Settings) -> None:
+async def _republish_on_change(settings: Settings, refused_at_start: bool) -> None:
     """One event loop and one database connection for the watcher's life, and rendered
     items kept between publishes: after a save, only the changed file is read and rendered.
     A refused publish leaves the last good release live."""
@@ -155,12 +156,13 @@ async def _republish_on_change(settings: Settings) -> None:
                         shown_from=Path.cwd(),
                     )
             except PublishRefused as refused:
-                _print_refused(refused)
-                print(
-                    f"heed: {refused}: nothing was published; the last release stays live",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                if not (first and refused_at_start):  # `serve` printed them already
+                    _print_refused(refused)
+                    print(
+                        f"heed: {refused}: nothing was published; the last release stays live",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             except (PublishConflict, DatabaseUnavailable) as exc:
                 print(f"heed: {exc}", file=sys.stderr, flush=True)
             else:
@@ -178,12 +180,20 @@ def serve_command(args: argparse.Namespace) -> None:
 
     settings = load_settings()
     asyncio.run(_migrate(settings))
+    refused = False
     if not settings.is_production:
-        publish_and_report(settings, settings.content_dir)
+        try:
+            publish_and_report(settings, settings.content_dir)
+        except CommandError as exc:
+            if not (args.watch and settings.content_dir.is_dir()):
+                raise
+            # the writer fixes it and saves: the watcher publishes then
+            print(f"heed: {exc}; serving the last release meanwhile", file=sys.stderr, flush=True)
+            refused = True
     if args.watch:
         # SQLite has no NOTIFY: workers look for the watcher's releases this often
         os.environ.setdefault("HEED_RELEASE_POLL_SECONDS", str(WATCH_POLL_SECONDS))
-        threading.Thread(target=watch_content, args=(settings,), daemon=True).start()
+        threading.Thread(target=watch_content, args=(settings, refused), daemon=True).start()
     url = f"http://{args.host}:{args.port}/graphql"
     if not settings.is_production:
         token = mint_token(

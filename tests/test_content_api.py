@@ -469,3 +469,37 @@ def test_serve_watch_republishes_on_edit(fresh_database_url: str, tmp_path: Path
     output = (tmp_path / "serve.log").read_text()
     assert "watching content/ for changes: 90 content file(s)" in output
     assert "content/articles/checking-in-visitors.md:3:7: unknown kind `articel`" in output
+
+
+def test_serve_watch_starts_on_broken_content_and_publishes_the_fix(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """A writer starts the server mid-edit: the last release is served until the fix."""
+    root = copy_pack(tmp_path)
+    article = root / "articles" / "checking-in-visitors.md"
+    article.write_text(article.read_text().replace("kind: article", "kind: articel", 1))
+    port = free_port()
+    env = serve_env(fresh_database_url, tmp_path / "data", HEED_CONTENT_DIR=str(root))
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 (our own CLI)
+        [*HEED, "serve", "--watch", "--port", str(port)],
+        cwd=tmp_path,
+        env={**env, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": f"Bearer {token(unique('acme'), unique('ann'), locale='en')}"}
+    try:
+        wait_until(lambda: "watching content/" in (tmp_path / "serve.log").read_text())
+        wait_until(lambda: _healthy(url))
+        assert served_release(url, headers) is None, "nothing was ever published"
+        article.write_text(article.read_text().replace("kind: articel", "kind: article", 1))
+        wait_until(lambda: served_release(url, headers) == 1)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert output.count("unknown kind `articel`") == 1, "problems printed once"
+    assert "serving the last release meanwhile" in output

@@ -25,6 +25,7 @@ from api.content.render import parse as parse_markdown
 from api.content.render import to_tree
 from api.content.search import (
     K1,
+    MAX_TOKENS,
     MAX_WORD,
     PREFIX_WEIGHT,
     SNIPPET,
@@ -86,10 +87,10 @@ class Reference:
         tokens = list(
             dict.fromkeys(w[:MAX_WORD].replace(YO, YE) for w in WORD.findall(query.lower()))
         )[:16]
-        # (words matched, of them by a whole stem, BM25), as one number scaled into (0, 1]
+        # (words matched, of them by a whole stem, BM25) as one number, then a score in (0, 1)
         top = max((score for term in self.postings for _, score in self.bm25(term)), default=0)
-        whole = len(tokens) * top + 1.0
-        match = len(tokens) * (whole + top) + 1.0
+        whole = MAX_TOKENS * top + 1.0
+        match = MAX_TOKENS * (whole + top) + 1.0
         scores: dict[int, float] = {}
         found: list[dict[str, float]] = []
         for token in tokens:
@@ -102,12 +103,15 @@ class Reference:
                     best[doc] = max(best.get(doc, 0.0), weight * score + offset)
             for doc, score in best.items():
                 scores[doc] = scores.get(doc, 0.0) + score
-        most = len(tokens) * (match + whole + top)
-        ranked = sorted(
-            ((score / most, doc) for doc, score in scores.items()),
-            key=lambda pair: (-pair[0], self.items[pair[1]].id),
-        )
-        return [(doc, score) for score, doc in ranked], found
+        ranked = sorted(scores.items(), key=lambda pair: (-pair[1], self.items[pair[0]].id))
+
+        def score(total: float) -> float:
+            matched, rest = divmod(total, match)
+            whole_words, bm25 = divmod(rest, whole)
+            tail = (whole_words + bm25 / (len(tokens) * top + 1.0)) / (len(tokens) + 1)
+            return (matched - 1 + tail) / len(tokens)
+
+        return [(doc, score(total)) for doc, total in ranked], found
 
     def search(
         self, query: str, locale: str, first: int, where: Callable[[Item], bool] | None

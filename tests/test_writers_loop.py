@@ -14,7 +14,7 @@ import pytest
 
 from api.content.store import load_release, publish
 from api.db import open_database, using
-from api.settings import Settings
+from api.settings import ConfigError, Settings
 from tests.conftest import ROOT, SQLCounter, auth, graphql, running_app, unique
 
 FLOW = "reception-setup"
@@ -274,3 +274,16 @@ async def test_a_swap_after_one_edit_reads_one_payload(
     assert second.catalog.item("guest-wifi", "en").revision == 2
     edited = second.catalog.search("one more line", locale="en", first=1)
     assert edited[0].item.id == "guest-wifi"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("0.05", 0.05), ("2", 2.0), ("", 2.0), ("0", None), ("soon", None)]
+)
+def test_the_release_poll_takes_decimal_seconds(raw: str, expected: float | None) -> None:
+    """`heed serve --watch` polls SQLite every 0.05 s; nonsense stops Heed with one line."""
+    env = {"HEED_RELEASE_POLL_SECONDS": raw}
+    if expected is None:
+        with pytest.raises(ConfigError, match="HEED_RELEASE_POLL_SECONDS must be"):
+            Settings.from_env(env)
+    else:
+        assert Settings.from_env(env).release_poll_seconds == expected

@@ -8,9 +8,10 @@ alphabet suggests, and a stem also matches longer stems that start with it ("vis
 Hits rank by how many query words they match, then by how many of those they match with a
 whole stem rather than a prefix ("directories" is `directori`: an item about the directory
 ranks above one that only says "direct"), then by BM25. The three are one number, so every
-way of ranking below ranks by it: each query word gives a document `MATCH` (+ `WHOLE` for a
-whole stem) + its BM25 score, with `WHOLE` above any sum of BM25 scores and `MATCH` above
-any sum of the rest. `Hit.score` is that number scaled into (0, 1].
+way of ranking below ranks by it: each query word gives a document `match` (+ `whole` for a
+whole stem) + its BM25 score, with `whole` above any sum of BM25 scores and `match` above
+any sum of the rest (constants of the index, for queries of up to MAX_TOKENS words).
+`Hit.score` is the three read back from that number, scaled into (0, 1).
 
 A search costs well under a millisecond because the work is done when a release loads: the
 index holds every term's BM25 score in every item, by item and best first (a term in many
@@ -54,6 +55,7 @@ LANGUAGES = {
 WEIGHTS = (3.0, 2.0, 1.0)  # title, summary, body
 K1, B = 1.2, 0.75
 PREFIX_WEIGHT = 0.6
+MAX_TOKENS = 16  # query words looked at
 SNIPPET = 160
 DENSE_SHARE = 8  # a term in at least 1/8 of the items is also kept as one score per item
 SPARSE_WORK = 256  # a query whose terms are in fewer documents than this scores all of them
@@ -216,7 +218,7 @@ class _Postings:
     A term in many documents also has `dense`: its score in every document, 0 if not in it.
     """
 
-    __slots__ = ("best_docs", "best_scores", "dense", "docs", "scores")
+    __slots__ = ("best_docs", "best_scores", "dense", "docs", "scores", "valued")
 
     def __init__(self, docs: list[int], scores: list[float], size: int) -> None:
         self.docs = array("i", docs)
@@ -225,6 +227,7 @@ class _Postings:
         self.best_docs = array("i", [docs[n] for n in order])
         self.best_scores = array("d", [scores[n] for n in order])
         self.dense: list[float] | None = None
+        self.valued: dict[Value, array[float]] = {}  # `dense`, valued: see `valued_dense`
         if len(docs) * DENSE_SHARE >= size:
             self.dense = dense = [0.0] * size
             for doc, score in zip(docs, scores, strict=True):
@@ -235,6 +238,18 @@ class _Postings:
         weight, offset = value
         scores = (weight * score + offset for score in self.best_scores)
         return zip(scores, self.best_docs, strict=True)
+
+    def valued_dense(self, value: Value) -> array[float]:
+        """`dense` with each score valued (0 stays 0); made once per value (an index has two
+        for a term: as a whole stem and as a prefix)."""
+        found = self.valued.get(value)
+        if found is None:
+            assert self.dense is not None
+            weight, offset = value
+            found = self.valued[value] = array(
+                "d", [weight * score + offset if score else 0.0 for score in self.dense]
+            )
+        return found
 
     def lookup(self, value: Value) -> Callable[[int], float]:
         """A document's valued score (0 if the term is not in it)."""
@@ -289,6 +304,8 @@ class Index:
             ]
             self.postings[term] = _Postings(having, scores, n)
         self.top = max((p.best_scores[0] for p in self.postings.values()), default=0.0)
+        self.whole = MAX_TOKENS * self.top + 1.0  # more than any sum of BM25 scores
+        self.match = MAX_TOKENS * (self.whole + self.top) + 1.0  # more than any sum of the rest
         self.vocabulary = sorted(self.postings)
         if forms is None:
             own: dict[str | None, dict[str, str]] = {}
@@ -302,7 +319,7 @@ class Index:
     def search(
         self, query: str, locale: str | None, first: int, where: Callable[[Item], bool] | None
     ) -> list[Hit]:
-        tokens = tuple(dict.fromkeys(words(query)))[:16]
+        tokens = tuple(dict.fromkeys(words(query)))[:MAX_TOKENS]
         if not tokens or first <= 0:
             return []
         key = (tokens, language(locale))
@@ -346,16 +363,11 @@ class Index:
         terms, with their weights (1.0: a whole stem).
 
         A document's score is the sum over query words of its best-valued expansion (see the
-        module's docstring), scaled into (0, 1].
+        module's docstring), scaled into (0, 1).
         """
         weights = [self._expand(token, lang) for token in tokens]
-        count = len(tokens)
-        whole = count * self.top + 1.0  # more than any sum of BM25 scores
-        match = count * (whole + self.top) + 1.0  # more than any sum of the rest
-        expansions = [
-            {term: (w, match + whole if w == 1.0 else match) for term, w in e.items()}
-            for e in weights
-        ]
+        values = {1.0: (1.0, self.match + self.whole), PREFIX_WEIGHT: (PREFIX_WEIGHT, self.match)}
+        expansions = [{term: values[w] for term, w in e.items()} for e in weights]
         work = sum(len(self.postings[term].docs) for e in expansions for term in e)
         if work <= SPARSE_WORK:
             ranking = self._rank_sparse(expansions)
@@ -363,8 +375,16 @@ class Index:
             ranking = self._rank_dense(expansions)
         else:
             ranking = self._rank_threshold(expansions)
-        most = count * (match + whole + self.top)
-        return ((doc, total / most) for doc, total in ranking), weights
+        count = len(tokens)
+        return ((doc, self._score(total, count)) for doc, total in ranking), weights
+
+    def _score(self, total: float, count: int) -> float:
+        """A ranking number as a score in (0, 1): the words matched, of them the whole stems,
+        and the BM25 sum, read back from it (their parts never overlap) and put in order."""
+        matched, rest = divmod(total, self.match)
+        whole, bm25 = divmod(rest, self.whole)
+        tail = (whole + bm25 / (count * self.top + 1.0)) / (count + 1)  # below 1
+        return (matched - 1 + tail) / count
 
     def _flat(self, expansions: list[dict[str, float]]) -> bool:
         """Whether the query words' scores barely fall over the documents the threshold
@@ -457,11 +477,8 @@ class Index:
         if len(lookups) == 1:
             return streams[0], lookups[0]
         merged = heapq.merge(*streams, key=itemgetter(0), reverse=True)
-        widest = max(expansion, key=lambda term: len(self.postings[term].docs))
-        if self.postings[widest].dense is not None:
-            return merged, self._best(expansion).__getitem__
 
-        def best(doc: int) -> float:
+        def best(doc: int) -> float:  # for the few documents read: no list of them all
             return max(lookup(doc) for lookup in lookups)
 
         return merged, best
@@ -489,24 +506,27 @@ class Index:
                 yield doc, totals[doc]
             taken, chunk = wanted, chunk * 4
 
-    def _best(self, expansion: dict[str, Value]) -> list[float]:
+    def _best(self, expansion: dict[str, Value]) -> array[float]:
         """Per document, the best value among a query word's expansions (0 if none)."""
         terms = sorted(expansion, key=lambda term: -len(self.postings[term].docs))
         widest = self.postings[terms[0]]
         weight, offset = expansion[terms[0]]
         if widest.dense is not None:
-            best = [weight * score + offset if score else 0.0 for score in widest.dense]
+            valued = widest.valued_dense((weight, offset))
+            if len(terms) == 1:
+                return valued
+            best = array("d", valued)
         else:
-            best = [0.0] * self.size
+            best = array("d", [0.0]) * self.size
             for doc, score in zip(widest.docs, widest.scores, strict=True):
                 best[doc] = weight * score + offset
         for term in terms[1:]:
             postings = self.postings[term]
             weight, offset = expansion[term]
             for doc, score in zip(postings.docs, postings.scores, strict=True):
-                valued = weight * score + offset
-                if valued > best[doc]:
-                    best[doc] = valued
+                value = weight * score + offset
+                if value > best[doc]:
+                    best[doc] = value
         return best
 
 
