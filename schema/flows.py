@@ -79,6 +79,13 @@ class Flow:
     next_step: Step | None
     steps: list[Step]
     completed_at: dt.datetime | None
+    requested_locale: str = strawberry.field(description="The locale asked for.")
+    is_fallback: bool = strawberry.field(
+        description="Served in another locale than asked (no translation of this flow)."
+    )
+    fallback_steps: list[strawberry.ID] = strawberry.field(
+        description="Steps not translated yet, served in the source's locale (see Step.locale)."
+    )
 
     @classmethod
     def from_result(cls, result: FlowResult) -> Flow:
@@ -122,6 +129,9 @@ class Flow:
             next_step=next((s for s in steps if s.id == view.next_step_id), None),
             steps=steps,
             completed_at=result.completed_at,
+            requested_locale=result.requested_locale or item.locale,
+            is_fallback=bool(result.requested_locale) and result.requested_locale != item.locale,
+            fallback_steps=[strawberry.ID(s) for s in item.fallback_steps],
         )
 
     def step(self, step_id: str) -> Step | None:

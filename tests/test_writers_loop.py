@@ -121,13 +121,20 @@ async def test_a_translation_may_lag_behind_its_source(
         "`## Title {#invite-team}` here"
     ]
     query = f"""{{
-      flow(id: "{FLOW}", locale: "ru") {{ locale steps {{ id title locale }} }}
+      flow(id: "{FLOW}", locale: "ru") {{
+        locale isFallback fallbackSteps steps {{ id title locale }} }}
+      german: flow(id: "{FLOW}", locale: "de") {{ locale requestedLocale isFallback }}
       contentItem(id: "{FLOW}", locale: "ru") {{ locale isFallback fallbackSteps {STEPS} }}
     }}"""
     async with running_app(replace(settings, database_url=fresh_database_url)) as (_, client):
         answer = data(await graphql(client, query, admin_member("ru")))
     flow, item = answer["flow"], answer["contentItem"]
-    assert flow["locale"] == "ru"
+    assert (flow["locale"], flow["isFallback"], flow["fallbackSteps"]) == (
+        "ru",
+        False,
+        ["invite-team"],
+    )
+    assert answer["german"] == {"locale": "en", "requestedLocale": "de", "isFallback": True}
     assert [(s["id"], s["locale"]) for s in flow["steps"]] == [
         ("create-account", "ru"),
         ("add-card", "ru"),

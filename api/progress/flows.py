@@ -33,6 +33,7 @@ class FlowResult:
     view: FlowView
     completed_at: dt.datetime | None
     steps: Mapping[str, StepResult]
+    requested_locale: str = ""  # the locale asked for, when it differs from the item's
 
 
 def visible_flows(actor: Actor, catalog: Catalog, state: ViewerState, locale: str) -> list[Item]:
@@ -54,9 +55,14 @@ def visible_flows(actor: Actor, catalog: Catalog, state: ViewerState, locale: st
 
 
 def evaluate(
-    item: Item, viewer: Member, state: ViewerState, members: Sequence[MemberRow]
+    item: Item,
+    viewer: Member,
+    state: ViewerState,
+    members: Sequence[MemberRow],
+    requested_locale: str = "",
 ) -> FlowResult:
-    """One flow for one viewer: the engine's view, and the members it names."""
+    """One flow for one viewer: the engine's view, and the members it names; with the
+    locale the viewer asked for, so the answer tells when it is a fallback."""
     flow = flow_definition(item)
     record = state.record(flow, viewer.id)
     view = evaluate_flow(
@@ -72,7 +78,8 @@ def evaluate(
         )
         for v in view.steps
     }
-    return FlowResult(item, view, record.completed_at if record else None, steps)
+    completed_at = record.completed_at if record else None
+    return FlowResult(item, view, completed_at, steps, requested_locale)
 
 
 def find_flow(
@@ -96,8 +103,9 @@ async def viewer_flows(
     state = await reads.viewer_state()
     members = await reads.members()
     catalog = served_catalog(release)
+    requested = catalog.chain(locale)[0]
     return [
-        evaluate(item, actor.engine, state, members)
+        evaluate(item, actor.engine, state, members, requested)
         for item in visible_flows(actor, catalog, state, locale)
         if (phase is None or item.phase == phase) and flow_id in (None, item.id)
     ]

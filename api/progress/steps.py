@@ -115,7 +115,10 @@ async def change_step(
     item = find_flow(actor, catalog, change.state, locale, flow_id)
     if item is None:
         raise not_found(f"no flow {flow_id!r}", "input", "flowId")
-    return StepChanged(evaluate(item, actor.engine, change.state, change.members), step_id)
+    return StepChanged(
+        evaluate(item, actor.engine, change.state, change.members, catalog.chain(locale)[0]),
+        step_id,
+    )
 
 
 def action_error(problem: ActionError) -> HeedError:
@@ -262,7 +265,9 @@ async def track(
         if flow_id not in flows:
             continue
         if flow_id not in results:
-            results[flow_id] = evaluate(flows[flow_id], actor.engine, change.state, change.members)
+            results[flow_id] = evaluate(
+                flows[flow_id], actor.engine, change.state, change.members, catalog.chain(locale)[0]
+            )
         completed.append((results[flow_id], step_id))
     return Tracked(completed)
 

@@ -525,7 +525,10 @@ async def assign_step(
     change = committed.change
     item = find_flow(actor, catalog, change.state, locale, flow_id)
     assert item is not None  # decide found it under the same state
-    return StepChanged(evaluate(item, actor.engine, change.state, change.members), step_id)
+    return StepChanged(
+        evaluate(item, actor.engine, change.state, change.members, catalog.chain(locale)[0]),
+        step_id,
+    )
 
 
 async def set_owner(actor: Actor, hub: ProgressHub, member_id: str) -> OrganizationResult:
