@@ -24,6 +24,7 @@ logger = logging.getLogger("heed.listen")
 CHECK_SECONDS = 2.0
 RETRY_SECONDS = 0.5
 CONNECT_TIMEOUT_SECONDS = 5.0
+STOP_SECONDS = CONNECT_TIMEOUT_SECONDS + 1
 APPLICATION_NAME = "heed-listen"  # how operators find it in pg_stat_activity
 
 Handler = Callable[[str], None]
@@ -43,6 +44,7 @@ class Listener:
         self._connection: asyncpg.Connection | None = None
         self._watch: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        self._stopping = False
         self.reconnects = 0
 
     def listen(
@@ -61,10 +63,12 @@ class Listener:
         self._watch = asyncio.create_task(self._watch_forever(), name="heed-listen")
 
     async def stop(self) -> None:
+        """Stop watching. The flag ends a reconnect loop even when asyncpg's connect, racing
+        its own timeout, swallows the cancellation."""
+        self._stopping = True
         if self._watch is not None:
             self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            await asyncio.wait({self._watch}, timeout=STOP_SECONDS)
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
@@ -96,7 +100,7 @@ class Listener:
         return self._connection is not None and not self._connection.is_closed()
 
     async def _watch_forever(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._lost.wait(), CHECK_SECONDS)
             if self._is_up():
@@ -108,13 +112,15 @@ class Listener:
         lost_at = time.monotonic()
         logger.warning("LISTEN connection lost; reconnecting every %.1f s", RETRY_SECONDS)
         last_error = ""
-        while True:
+        while not self._stopping:
             try:
                 await self._connect()
                 break
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
                 await asyncio.sleep(RETRY_SECONDS)
+        if self._stopping:
+            return
         self.reconnects += 1
         logger.warning(
             "LISTEN connection reopened after %.1f s%s; telling listeners to catch up",
