@@ -26,7 +26,7 @@ from strawberry.types import ExecutionContext
 
 from api.errors import HeedError
 from api.settings import Limits
-from schema.content import ContentQuery
+from schema.content import CONTENT_TYPES, ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
@@ -78,7 +78,11 @@ def build_schema(limits: Limits, *, introspection: bool) -> HeedSchema:
         lambda: ValidationCache(DOCUMENT_CACHE_SIZE),  # type: ignore[list-item]
     ]
     return HeedSchema(
-        query=Query, mutation=Mutation, subscription=FlowsSubscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=FlowsSubscription,
+        extensions=extensions,
+        types=CONTENT_TYPES,
     )
 
 

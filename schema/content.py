@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
+from typing import Any
 
 import strawberry
+from graphql import GraphQLResolveInfo
 from strawberry.scalars import JSON
 
+from api.content.catalog import shown_between
+from api.content.model import QuestionType
 from resolvers import content as resolve
 
 
@@ -29,15 +33,25 @@ class Phase(Enum):
     DEVICE = "device"
 
 
-@strawberry.type(description="A survey question (surveys only).")
+SurveyQuestionType = strawberry.enum(
+    QuestionType, name="SurveyQuestionType", description="How a survey question is answered."
+)
+
+
+@strawberry.type(description="A survey question.")
 class SurveyQuestion:
     id: strawberry.ID
-    type: str = strawberry.field(description="nps, csat, text or choice")
+    type: SurveyQuestionType  # type: ignore[valid-type]
     prompt: str
-    options: list[str]
+    options: list[str] = strawberry.field(description="The answers to choose from (CHOICE).")
 
 
-@strawberry.type(description="A content item of the served release, in the locale served.")
+@strawberry.interface(
+    description=(
+        "A content item of the served release, in the locale served. Kind-specific fields are"
+        " on its types: `... on Survey { questions }`, `... on Announcement { starts ends }`."
+    )
+)
 class ContentItem:
     id: strawberry.ID
     kind: ContentKind
@@ -54,9 +68,49 @@ class ContentItem:
     body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
     body_tree: JSON = strawberry.field(description="The body as a JSON tree, for native UIs.")
     links: list[strawberry.ID] = strawberry.field(description="Ids of the items it links to.")
+
+
+# Items reach these types as the resolvers' views of release items: each type recognises
+# its items by kind.
+
+
+@strawberry.type(description="A tutorial, tip, article or flow: the fields every item has.")
+class ContentDocument(ContentItem):
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind not in ("survey", "announcement")
+
+
+@strawberry.type(description="A survey: questions to answer in the product.")
+class Survey(ContentItem):
     questions: list[SurveyQuestion]
-    starts: str | None = strawberry.field(description="Announcements: shown from (ISO).")
-    ends: str | None = strawberry.field(description="Announcements: shown until (ISO).")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "survey"  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="An announcement, shown between its dates.")
+class Announcement(ContentItem):
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "announcement"  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Shown from this moment (null: since published).")
+    def starts(self) -> dt.datetime | None:
+        return shown_between(self)[0]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description=(
+            "Shown until this moment, inclusive (null: no end); a date-only end in the content"
+            " is the last moment of that day, UTC."
+        )
+    )
+    def ends(self) -> dt.datetime | None:
+        return shown_between(self)[1]  # type: ignore[arg-type]
+
+
+CONTENT_TYPES = (ContentDocument, Survey, Announcement)
 
 
 @strawberry.type

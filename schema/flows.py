@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.content.model import Step as ContentStep
+from api.content.model import TourPlacement as DomainTourPlacement
 from api.progress import engine
 from api.progress.flows import FlowResult
+from api.progress.live import ProgressAction as DomainProgressAction
 from api.progress.steps import StepChanged
 from resolvers import flows as resolve
 from schema.content import Phase
@@ -24,6 +26,41 @@ StepStatus = strawberry.enum(
 )
 StepScope = strawberry.enum(engine.Scope, name="StepScope")
 FlowState = strawberry.enum(engine.FlowState)
+TourPlacement = strawberry.enum(
+    DomainTourPlacement, name="TourPlacement", description="Where a tour's tooltip sits."
+)
+ProgressAction = strawberry.enum(
+    DomainProgressAction, name="ProgressAction", description="What happened to a step or flow."
+)
+
+
+@strawberry.type(description="A step's button: its text and where it leads.")
+class CallToAction:
+    label: str
+    url: str = strawberry.field(
+        description="An app path (`/settings`), an https URL, or `heed:<content item id>`."
+    )
+
+    @classmethod
+    def maybe(cls, cta: Mapping[str, str] | None) -> CallToAction | None:
+        return cls(label=cta["label"], url=cta["url"]) if cta is not None else None
+
+
+@strawberry.type(description="Where a product tour points for a step.")
+class TourHint:
+    selector: str = strawberry.field(description="CSS selector of the element.")
+    placement: TourPlacement  # type: ignore[valid-type]
+    route: str | None = strawberry.field(description="App route where the element lives.")
+
+    @classmethod
+    def maybe(cls, tour: Mapping[str, str | None] | None) -> TourHint | None:
+        if tour is None:
+            return None
+        return cls(
+            selector=tour["selector"] or "",
+            placement=DomainTourPlacement(tour.get("placement") or DomainTourPlacement.AUTO),
+            route=tour.get("route"),
+        )
 
 
 @strawberry.type
@@ -50,8 +87,8 @@ class Step:
     completed_by: Member | None
     completed_at: dt.datetime | None
     assignee: Member | None
-    cta: JSON | None = strawberry.field(description="Call to action: {label, url}.")
-    tour: JSON | None = strawberry.field(description="Tour hints: {selector, placement, route}.")
+    cta: CallToAction | None = strawberry.field(description="The step's button.")
+    tour: TourHint | None = strawberry.field(description="Where a product tour points.")
     body_markdown: str
     body_html: str
     content: strawberry.Private[ContentStep]
@@ -99,8 +136,8 @@ class Flow:
                     completed_by=Member.maybe(members.done_by),
                     completed_at=step_view.done_at,
                     assignee=Member.maybe(members.assignee),
-                    cta=step.cta,
-                    tour=step.tour,
+                    cta=CallToAction.maybe(step.cta),
+                    tour=TourHint.maybe(step.tour),
                     body_markdown=step.body_markdown,
                     body_html=step.body_html,
                     content=step,
@@ -223,8 +260,10 @@ class FlowsMutation:
 class ProgressEvent:
     organization_id: strawberry.ID
     flow_id: strawberry.ID
-    step_id: strawberry.ID
-    action: str = strawberry.field(description="completed, skipped, reopened or help_requested")
+    step_id: strawberry.ID | None = strawberry.field(
+        description="The step; null when the change is to the whole flow (RESET)."
+    )
+    action: ProgressAction  # type: ignore[valid-type]
     member_id: strawberry.ID = strawberry.field(description="Who did it.")
     at: dt.datetime
 
@@ -233,8 +272,8 @@ class ProgressEvent:
         return cls(
             organization_id=notice["organizationId"],
             flow_id=notice["flowId"],
-            step_id=notice["stepId"],
-            action=notice["action"],
+            step_id=notice["stepId"] or None,
+            action=DomainProgressAction(notice["action"]),
             member_id=notice["memberId"],
             at=dt.datetime.fromisoformat(notice["at"]),
         )

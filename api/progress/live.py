@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -22,6 +23,16 @@ logger = logging.getLogger("heed.progress")
 
 PROGRESS_CHANNEL = "heed_progress"
 QUEUE_SIZE = 256
+
+
+class ProgressAction(StrEnum):
+    """What a live subscriber is told happened (the notice's `action`)."""
+
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    REOPENED = "reopened"
+    HELP_REQUESTED = "help_requested"
+    RESET = "reset"
 
 
 class ProgressHub:
