@@ -73,8 +73,12 @@ def page_size(first: int | None) -> int:
     """A page holds `first` items, at most MAX_PAGE (a larger `first` gets MAX_PAGE)."""
     if first is None:
         return DEFAULT_PAGE
-    if first < 0:
-        raise HeedError(ErrorCode.BAD_USER_INPUT, f"first must be 0 or more, not {first}")
+    if first < 1:
+        raise HeedError(
+            ErrorCode.BAD_USER_INPUT,
+            f"`first` must be at least 1, not {first} (pages hold 1 to {MAX_PAGE} items;"
+            f" larger values give {MAX_PAGE})",
+        )
     return min(first, MAX_PAGE)
 
 

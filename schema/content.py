@@ -74,11 +74,23 @@ class ContentItem:
 # its items by kind.
 
 
-@strawberry.type(description="A tutorial, tip, article or flow: the fields every item has.")
+@strawberry.type(description="A tutorial, tip or article: the fields every item has.")
 class ContentDocument(ContentItem):
     @classmethod
     def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
-        return obj.kind not in ("survey", "announcement")
+        return obj.kind in ("tutorial", "tip", "article")  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A flow as written (its body is the introduction); `Flow` is the same flow with the"
+        " viewer's progress."
+    )
+)
+class FlowContent(ContentItem):
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "flow"  # type: ignore[no-any-return]
 
 
 @strawberry.type(description="A survey: questions to answer in the product.")
@@ -110,10 +122,10 @@ class Announcement(ContentItem):
         return shown_between(self)[1]  # type: ignore[arg-type]
 
 
-CONTENT_TYPES = (ContentDocument, Survey, Announcement)
+CONTENT_TYPES = (ContentDocument, FlowContent, Survey, Announcement)
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list (Relay).")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
@@ -121,7 +133,7 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.type(description="A content item, with the cursor to continue after it.")
 class ContentItemEdge:
     cursor: str
     node: ContentItem
@@ -134,7 +146,7 @@ class ContentItemConnection:
     total_count: int
 
 
-@strawberry.type
+@strawberry.type(description="A search result: the item, its score and a highlighted snippet.")
 class SearchHit:
     item: ContentItem
     score: float

@@ -24,8 +24,10 @@ from schema.permissions import ReadsAsMember
 StepStatus = strawberry.enum(
     engine.StepStatus, description="A step as this viewer sees it; computed, never stored."
 )
-StepScope = strawberry.enum(engine.Scope, name="StepScope")
-FlowState = strawberry.enum(engine.FlowState)
+StepScope = strawberry.enum(
+    engine.Scope, name="StepScope", description="Who does a step: each member, or the account once."
+)
+FlowState = strawberry.enum(engine.FlowState, description="Where a flow stands for this viewer.")
 TourPlacement = strawberry.enum(
     DomainTourPlacement, name="TourPlacement", description="Where a tour's tooltip sits."
 )
@@ -63,14 +65,14 @@ class TourHint:
         )
 
 
-@strawberry.type
+@strawberry.type(description="Done steps over the steps that count (not optional ones).")
 class Progress:
     done: int
     total: int
     percent: float
 
 
-@strawberry.type
+@strawberry.type(description="A step of a flow, as this viewer sees it.")
 class Step:
     id: strawberry.ID
     title: str
@@ -99,7 +101,7 @@ class Step:
         return self.content.body_tree
 
 
-@strawberry.type
+@strawberry.type(description="A checklist or tour, with each step's status for this viewer.")
 class Flow:
     id: strawberry.ID
     title: str
@@ -161,7 +163,7 @@ class Flow:
         return next((s for s in self.steps if s.id == step_id), None)
 
 
-@strawberry.type
+@strawberry.type(description="A step after a change, with its flow; or why not.")
 class StepPayload:
     step: Step | None = None
     flow: Flow | None = None
@@ -173,13 +175,13 @@ class StepPayload:
         return cls(step=flow.step(changed.step_id), flow=flow)
 
 
-@strawberry.type
+@strawberry.type(description="The steps an app event completed.")
 class TrackPayload:
     completed_steps: list[Step] = strawberry.field(default_factory=list)
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.type(description="A member's flow after a reset; or why not.")
 class ResetProgressPayload:
     flow: Flow | None = strawberry.field(
         default=None, description="The flow as the member now sees it."
@@ -187,21 +189,21 @@ class ResetProgressPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
+@strawberry.input(description="A step of a flow; a retry with the same key changes nothing twice.")
 class StepInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="An app event, with any properties the host sends.")
 class TrackInput:
     event: str
     properties: JSON | None = None
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whose progress on which flow to clear.")
 class ResetProgressInput:
     member_id: strawberry.ID
     flow_id: strawberry.ID
@@ -219,7 +221,10 @@ class FlowsQuery:
     ) -> list[Flow]:
         return await resolve.flows(info, locale, phase)
 
-    @strawberry.field(permission_classes=[ReadsAsMember])
+    @strawberry.field(
+        description="One flow, with its state, if this viewer's audience gets it.",
+        permission_classes=[ReadsAsMember],
+    )
     async def flow(
         self, info: strawberry.Info, id: strawberry.ID, locale: str | None = None
     ) -> Flow | None:

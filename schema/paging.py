@@ -14,7 +14,7 @@ from schema.content import PageInfo
 T = TypeVar("T")
 
 FIRST = strawberry.argument(
-    description=f"How many items (default {DEFAULT_PAGE}, at most {MAX_PAGE})."
+    description=f"Page size, 1 to {MAX_PAGE} (more gives {MAX_PAGE}; default {DEFAULT_PAGE})."
 )
 AFTER = strawberry.argument(description="The `endCursor` of the previous page.")
 

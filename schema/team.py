@@ -169,7 +169,7 @@ class Organization:
         return await resolve.open_help_requests(info, first, after)
 
 
-@strawberry.input
+@strawberry.input(description="The step to ask about, and whom: a member or an email address.")
 class RequestHelpInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
@@ -179,7 +179,7 @@ class RequestHelpInput:
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="An organization step and the member to give it to.")
 class AssignStepInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
@@ -196,13 +196,13 @@ class TeamQuery:
         return await resolve.organization(info)
 
 
-@strawberry.type
+@strawberry.type(description="The help request as it now stands; or why not.")
 class RequestHelpPayload:
     help_request: HelpRequest | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.type(description="The organization after a change; or why not.")
 class OrganizationPayload:
     organization: Organization | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

@@ -42,7 +42,11 @@ async def test_each_kind_of_item_has_its_own_type(client: httpx.AsyncClient) -> 
         "starts": "2026-11-02T00:00:00+00:00",
         "ends": "2027-01-31T23:59:59.999999+00:00",
     }
-    assert flow == {"__typename": "ContentDocument", "id": "reception-setup", "kind": "FLOW"}
+    assert flow == {"__typename": "FlowContent", "id": "reception-setup", "kind": "FLOW"}
+    tip = await graphql(
+        client, "{ content(kind: TIP, first: 1) { edges { node { __typename } } } }", ADMIN
+    )
+    assert tip["data"]["content"]["edges"] == [{"node": {"__typename": "ContentDocument"}}]
 
 
 async def test_kind_specific_fields_need_a_fragment(client: httpx.AsyncClient) -> None:
@@ -89,9 +93,10 @@ def test_a_page_holds_at_most_the_maximum() -> None:
     rest = paginate(items, str, None, page.entries[-1][0], "test")
     assert rest.items[0] == "0100"
     assert rest.has_previous_page
-    assert paginate(items, str, 0, None, "test").items == []
-    with pytest.raises(HeedError, match="first must be 0 or more"):
-        paginate(items, str, -1, None, "test")
+    assert paginate(items, str, 1, None, "test").items == ["0000"]
+    for first in (0, -1):
+        with pytest.raises(HeedError, match="`first` must be at least 1"):
+            paginate(items, str, first, None, "test")
 
 
 def test_a_cursor_continues_after_its_item_even_when_it_is_gone() -> None:
