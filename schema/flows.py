@@ -269,7 +269,9 @@ class ProgressEvent:
         description="The step; null when the change is to the whole flow (RESET)."
     )
     action: ProgressAction  # type: ignore[valid-type]
-    member_id: strawberry.ID = strawberry.field(description="Who did it.")
+    member_id: strawberry.ID | None = strawberry.field(
+        description="Who did it; null when it was the admin key (RESET)."
+    )
     at: dt.datetime
 
     @classmethod

@@ -8,11 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from api.errors import HeedError
 from api.paging import MAX_PAGE, paginate
 from tests.conftest import TEST_ADMIN_KEY, SQLCounter, graphql
-from tests.test_team_onboarding import REQUEST_HELP, Team
+from tests.test_team_onboarding import REQUEST_HELP, Team, next_events, step, subscription
 
 ADMIN = {"X-Heed-Admin-Key": TEST_ADMIN_KEY}
 ITEM = """{ __typename id kind
@@ -196,3 +197,26 @@ async def test_open_help_requests_come_in_pages_oldest_first(client: httpx.Async
     assert not second["pageInfo"]["hasNextPage"]
     nodes = [e["node"] for e in first["edges"] + second["edges"]]
     assert nodes == [{"email": email, "status": "OPEN"} for email in emails]
+
+
+async def test_live_events_name_their_action_and_leave_out_what_they_lack(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """A reset is the admin key's, on a whole flow: no step, no member who did it."""
+    team = Team("liveenums")
+    ann = team.add("ann", "admin")
+    await graphql(client, "{ viewer { member { id } } }", ann)
+    async with subscription(app, ann["Authorization"].split()[1]) as socket:
+        await step(client, ann, "completeStep", "first-visitor", "open-dashboard")
+        reset = await graphql(
+            client,
+            'mutation { resetProgress(input: {memberId: "ann", flowId: "first-visitor"})'
+            " { userErrors { code } } }",
+            {**ADMIN, "X-Heed-Organization": team.org},
+        )
+        assert reset["data"]["resetProgress"]["userErrors"] == [], reset
+        events = await next_events(socket, 2)
+    assert [(e["action"], e["stepId"], e["memberId"]) for e in events] == [
+        ("COMPLETED", "open-dashboard", "ann"),
+        ("RESET", None, None),
+    ]

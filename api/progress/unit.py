@@ -100,7 +100,7 @@ class Change:
                 "flowId": flow_id,
                 "stepId": step_id,
                 "action": action,
-                "memberId": self.actor.member_id,
+                "memberId": self.actor.member_id or None,  # None: the admin key
                 "at": self.now.isoformat(),
             }
         )
