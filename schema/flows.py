@@ -89,8 +89,6 @@ class Step:
     completed_by: Member | None
     completed_at: dt.datetime | None
     assignee: Member | None
-    cta: CallToAction | None = strawberry.field(description="The step's button.")
-    tour: TourHint | None = strawberry.field(description="Where a product tour points.")
     body_markdown: str
     body_html: str
     content: strawberry.Private[ContentStep]
@@ -99,6 +97,16 @@ class Step:
     def body_tree(self) -> JSON:
         """Decoded only when a query asks for it."""
         return self.content.body_tree
+
+    # Built only when a query asks for them, like the body tree.
+
+    @strawberry.field(description="The step's button.")
+    def cta(self) -> CallToAction | None:
+        return CallToAction.maybe(self.content.cta)
+
+    @strawberry.field(description="Where a product tour points.")
+    def tour(self) -> TourHint | None:
+        return TourHint.maybe(self.content.tour)
 
 
 @strawberry.type(description="A checklist or tour, with each step's status for this viewer.")
@@ -138,8 +146,6 @@ class Flow:
                     completed_by=Member.maybe(members.done_by),
                     completed_at=step_view.done_at,
                     assignee=Member.maybe(members.assignee),
-                    cta=CallToAction.maybe(step.cta),
-                    tour=TourHint.maybe(step.tour),
                     body_markdown=step.body_markdown,
                     body_html=step.body_html,
                     content=step,
