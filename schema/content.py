@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
 from typing import Any
 
 import strawberry
 from graphql import GraphQLResolveInfo
 from strawberry.scalars import JSON
 
+from api.content import model
 from api.content.catalog import shown_between
-from api.content.model import QuestionType
 from resolvers import content as resolve
 
-
-@strawberry.enum(description="What a content item is.")
-class ContentKind(Enum):
-    TUTORIAL = "tutorial"
-    TIP = "tip"
-    ARTICLE = "article"
-    FLOW = "flow"
-    SURVEY = "survey"
-    ANNOUNCEMENT = "announcement"
-
-
-@strawberry.enum(description="H.E.E.D: hype, enable, explore, device (self-help).")
-class Phase(Enum):
-    HYPE = "hype"
-    ENABLE = "enable"
-    EXPLORE = "explore"
-    DEVICE = "device"
-
-
+ContentKind = strawberry.enum(model.ContentKind, description="What a content item is.")
+Phase = strawberry.enum(
+    model.Phase, description="H.E.E.D: hype, enable, explore, device (self-help)."
+)
 SurveyQuestionType = strawberry.enum(
-    QuestionType, name="SurveyQuestionType", description="How a survey question is answered."
+    model.QuestionType, name="SurveyQuestionType", description="How a survey question is answered."
 )
 
 
@@ -54,10 +38,10 @@ class SurveyQuestion:
 )
 class ContentItem:
     id: strawberry.ID
-    kind: ContentKind
+    kind: ContentKind  # type: ignore[valid-type]
     title: str
     summary: str
-    phase: Phase
+    phase: Phase  # type: ignore[valid-type]
     tags: list[str]
     contexts: list[str] = strawberry.field(description="Screen/element keys it helps with.")
     locale: str = strawberry.field(description="The locale served.")

@@ -114,7 +114,7 @@ class Flow:
     id: strawberry.ID
     title: str
     summary: str
-    phase: Phase
+    phase: Phase  # type: ignore[valid-type]
     locale: str
     revision: int
     state: FlowState  # type: ignore[valid-type]

@@ -21,6 +21,26 @@ import orjson
 Scope = Literal["user", "organization"]
 
 
+class ContentKind(StrEnum):
+    """What a content item is."""
+
+    TUTORIAL = "tutorial"
+    TIP = "tip"
+    ARTICLE = "article"
+    FLOW = "flow"
+    SURVEY = "survey"
+    ANNOUNCEMENT = "announcement"
+
+
+class Phase(StrEnum):
+    """H.E.E.D: hype, enable, explore, device (self-help)."""
+
+    HYPE = "hype"
+    ENABLE = "enable"
+    EXPLORE = "explore"
+    DEVICE = "device"
+
+
 class QuestionType(StrEnum):
     """How a survey question is answered: `nps` (0-10), `csat` (1-5), `text`, `choice`."""
 
