@@ -16,7 +16,6 @@ cost no SQL and no reading of the version.
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 import functools
 import time
 from collections import OrderedDict
@@ -28,6 +27,7 @@ import orjson
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 
 from api.content import Item
+from api.content.catalog import LAST_MOMENT, shown_between
 from api.context import Context
 from api.progress.store import load_versioned_viewer_state
 
@@ -137,18 +137,12 @@ def content_changes(items: Iterable[Item]) -> list[float]:
     for item in items:
         if item.kind != "announcement":
             continue
-        if item.starts:
-            moments.add(_moment(item.starts))
-        if item.ends:
-            end = _moment(item.ends)
-            # A date-only end includes that whole day; a moment's end includes the moment.
-            moments.add(end + 86_400 if len(item.ends) == 10 else end + 1e-6)
+        starts, ends = shown_between(item)
+        if starts is not None:
+            moments.add(starts.timestamp())
+        if ends is not None:
+            moments.add((ends + LAST_MOMENT).timestamp())
     return sorted(moments)
-
-
-def _moment(text: str) -> float:
-    value = dt.datetime.fromisoformat(text)
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
 @functools.lru_cache(maxsize=512)

@@ -25,6 +25,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -38,6 +39,8 @@ from graphql import (
 from graphql.validation import ValidationRule
 from strawberry.extensions import SchemaExtension
 
+# Types whose fields are selected (an interface's fields cost like its types').
+Composite = GraphQLObjectType | GraphQLInterfaceType
 MAX_PAGE = 100  # every `first` argument is capped at this by its resolver
 MAX_NESTING = 64  # beyond this a document is refused by depth anyway; never recurse further
 
@@ -81,11 +84,11 @@ COST_MAP: Mapping[str, Mapping[str, FieldCost]] = {
     },
     "Organization": {
         "owner": FieldCost(),
-        "progress": FieldCost(list_size=20),
-        "members": FieldCost(list_size=50),
-        "helpRequests": FieldCost(list_size=20),
+        "progress": PAGE,
+        "members": PAGE,
+        "helpRequests": PAGE,
     },
-    "TeamMember": {"progress": FieldCost(list_size=20)},
+    "TeamMember": {"progress": PAGE},
     "Flow": {"steps": FieldCost(complexity=0, list_size=20)},
     "Step": {
         "candidates": FieldCost(list_size=10),
@@ -103,7 +106,10 @@ COST_MAP: Mapping[str, Mapping[str, FieldCost]] = {
         "invitee": FieldCost(),
         "resolvedBy": FieldCost(),
     },
-    "ContentItem": {"bodyHtml": BODY, "bodyMarkdown": BODY, "bodyTree": BODY},
+    **{
+        kind: {"bodyHtml": BODY, "bodyMarkdown": BODY, "bodyTree": BODY}
+        for kind in ("ContentItem", "ContentDocument", "FlowContent", "Survey", "Announcement")
+    },
 }
 
 
@@ -137,7 +143,7 @@ class _Costing:
     def selections(
         self,
         selection_set: SelectionSetNode | None,
-        parent: GraphQLObjectType,
+        parent: Composite,
         defaults: Mapping[str, str],
         depth: int,
     ) -> int:
@@ -153,14 +159,14 @@ class _Costing:
                 target = parent
                 if selection.type_condition is not None:
                     named = self.schema.get_type(selection.type_condition.name.value)
-                    target = named if isinstance(named, GraphQLObjectType) else parent
+                    target = named if isinstance(named, Composite) else parent
                 total += self.selections(selection.selection_set, target, defaults, depth + 1)
             elif isinstance(selection, FragmentSpreadNode):
                 total += self.spread(selection.name.value, parent, defaults, depth)
         return total
 
     def spread(
-        self, name: str, parent: GraphQLObjectType, defaults: Mapping[str, str], depth: int
+        self, name: str, parent: Composite, defaults: Mapping[str, str], depth: int
     ) -> int:
         fragment = self.fragments.get(name)
         if fragment is None or name in self.visiting:
@@ -168,7 +174,7 @@ class _Costing:
         key = (name, parent.name)
         if key not in self.fragment_costs:
             named = self.schema.get_type(fragment.type_condition.name.value)
-            target = named if isinstance(named, GraphQLObjectType) else parent
+            target = named if isinstance(named, Composite) else parent
             self.visiting.add(name)
             try:
                 self.fragment_costs[key] = self.selections(
@@ -179,7 +185,7 @@ class _Costing:
         return self.fragment_costs[key]
 
     def field(
-        self, node: FieldNode, parent: GraphQLObjectType, defaults: Mapping[str, str], depth: int
+        self, node: FieldNode, parent: Composite, defaults: Mapping[str, str], depth: int
     ) -> int:
         definition = parent.fields.get(node.name.value)
         if definition is None:
@@ -188,7 +194,7 @@ class _Costing:
         child = get_named_type(definition.type)
         children = (
             self.selections(node.selection_set, child, defaults, depth + 1)
-            if isinstance(child, GraphQLObjectType)
+            if isinstance(child, GraphQLObjectType | GraphQLInterfaceType)
             else 0
         )
         if rule is None:
@@ -199,7 +205,7 @@ class _Costing:
     def multiplier(node: FieldNode, rule: FieldCost, defaults: Mapping[str, str]) -> int:
         if not rule.paged:
             return rule.list_size
-        for argument in node.arguments:
+        for argument in node.arguments or ():
             if argument.name.value != "first":
                 continue
             value = argument.value

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from api.content import Catalog, Hit, Item, Resolved, audience_matches, is_live
+from api.content.model import QuestionType
 from api.content.store import LiveRelease, item_revision
 from api.context import Context
 from api.errors import ErrorCode, HeedError
@@ -27,7 +28,7 @@ MAX_PAGE = 100
 @dataclass(frozen=True)
 class QuestionView:
     id: str
-    type: str
+    type: QuestionType
     prompt: str
     options: list[str]
 
@@ -56,7 +57,7 @@ class ItemView:
     @property
     def questions(self) -> list[QuestionView]:
         return [
-            QuestionView(q.id, q.type, q.prompt, list(q.options))
+            QuestionView(q.id, QuestionType(q.type), q.prompt, list(q.options))
             for q in self.resolved.item.questions
         ]
 

@@ -10,6 +10,7 @@ from schema import flows as flow_types
 from schema import team as types
 from schema.errors import mutate
 from schema.members import Member
+from schema.paging import Connection
 
 
 async def organization(info: strawberry.Info) -> types.Organization:
@@ -21,28 +22,24 @@ async def owner(info: strawberry.Info) -> Member | None:
     return Member.maybe(await cases.owner(info.context.reads))
 
 
-async def _team(info: strawberry.Info) -> cases.TeamProgress:
+async def organization_progress(
+    info: strawberry.Info, first: int | None, after: str | None
+) -> Connection[types.FlowProgress]:
     context = info.context
-    return await cases.team_progress(
-        context.actor, context.catalog, context.reads, viewer_locale(context, None)
+    page = await cases.organization_progress(
+        context.actor, context.catalog, context.reads, viewer_locale(context, None), first, after
     )
+    return Connection.from_page(page, types.FlowProgress.from_result)
 
 
-async def organization_progress(info: strawberry.Info) -> list[types.FlowProgress]:
-    team = await _team(info)
-    return [types.FlowProgress.from_result(flow) for flow in team.organization_flows]
-
-
-async def team_members(info: strawberry.Info) -> list[types.TeamMember]:
-    team = await _team(info)
-    return [
-        types.TeamMember(
-            member=Member.from_row(entry.member),
-            is_owner=entry.is_owner,
-            progress=[types.FlowProgress.from_result(flow) for flow in entry.progress],
-        )
-        for entry in team.members
-    ]
+async def team_members(
+    info: strawberry.Info, first: int | None, after: str | None
+) -> Connection[types.TeamMember]:
+    context = info.context
+    page = await cases.team_members(
+        context.actor, context.catalog, context.reads, viewer_locale(context, None), first, after
+    )
+    return Connection.from_page(page, types.TeamMember.from_result)
 
 
 async def help_requests(info: strawberry.Info, which: cases.Which) -> list[types.HelpRequest]:
@@ -51,6 +48,16 @@ async def help_requests(info: strawberry.Info, which: cases.Which) -> list[types
         context.actor, context.catalog, context.reads, context.settings.default_locale, which
     )
     return [types.HelpRequest.from_result(result) for result in results]
+
+
+async def open_help_requests(
+    info: strawberry.Info, first: int | None, after: str | None
+) -> Connection[types.HelpRequest]:
+    context = info.context
+    page = await cases.open_help_requests(
+        context.actor, context.catalog, context.reads, context.settings.default_locale, first, after
+    )
+    return Connection.from_page(page, types.HelpRequest.from_result)
 
 
 def _help_payload(result: cases.HelpRequestResult) -> types.RequestHelpPayload:

@@ -33,7 +33,7 @@ from api.limits import (
     literal_inputs_rule,
 )
 from api.settings import Limits
-from schema.content import ContentQuery
+from schema.content import CONTENT_TYPES, ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
@@ -92,6 +92,7 @@ def build_schema(limits: Limits, *, introspection: bool, production: bool = Fals
         subscription=FlowsSubscription,
         extensions=extensions,
         execution_context_class=checked_execution_context(limits),
+        types=CONTENT_TYPES,
     )
 
 

@@ -3,44 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from graphql import GraphQLResolveInfo
 from strawberry.scalars import JSON
 
+from api.content import model
+from api.content.catalog import shown_between
 from resolvers import content as resolve
 
 if TYPE_CHECKING:
-    from schema.flows import StepScope
+    from schema.flows import CallToAction, StepScope, TourHint
 
 PAGE_HELP = f"Page size, 1 to {resolve.MAX_PAGE} (more gives {resolve.MAX_PAGE})."
 
-
-@strawberry.enum(description="What a content item is.")
-class ContentKind(Enum):
-    TUTORIAL = "tutorial"
-    TIP = "tip"
-    ARTICLE = "article"
-    FLOW = "flow"
-    SURVEY = "survey"
-    ANNOUNCEMENT = "announcement"
+ContentKind = strawberry.enum(model.ContentKind, description="What a content item is.")
+Phase = strawberry.enum(
+    model.Phase, description="H.E.E.D: hype, enable, explore, device (self-help)."
+)
+SurveyQuestionType = strawberry.enum(
+    model.QuestionType, name="SurveyQuestionType", description="How a survey question is answered."
+)
 
 
-@strawberry.enum(description="H.E.E.D: hype, enable, explore, device (self-help).")
-class Phase(Enum):
-    HYPE = "hype"
-    ENABLE = "enable"
-    EXPLORE = "explore"
-    DEVICE = "device"
-
-
-@strawberry.type(description="A survey question (surveys only).")
+@strawberry.type(description="A survey question.")
 class SurveyQuestion:
     id: strawberry.ID
-    type: str = strawberry.field(description="nps, csat, text or choice")
+    type: SurveyQuestionType  # type: ignore[valid-type]
     prompt: str
-    options: list[str]
+    options: list[str] = strawberry.field(description="The answers to choose from (CHOICE).")
 
 
 @strawberry.type(
@@ -58,20 +50,35 @@ class ContentStep:
     optional: bool
     skippable: bool
     completes_on: str | None = strawberry.field(description="App event that completes it.")
-    cta: JSON | None = strawberry.field(description="Call to action: {label, url}.")
-    tour: JSON | None = strawberry.field(description="Tour hints: {selector, placement, route}.")
     body_markdown: str
     body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
-    body_tree: JSON
+    body_tree: JSON = strawberry.field(description="The body as a JSON tree, for native UIs.")
+
+    @strawberry.field(description="The step's button.")
+    def cta(self) -> Annotated[CallToAction, strawberry.lazy("schema.flows")] | None:
+        from schema.flows import CallToAction
+
+        return CallToAction.maybe(self.cta)  # type: ignore[arg-type]
+
+    @strawberry.field(description="Where a product tour points.")
+    def tour(self) -> Annotated[TourHint, strawberry.lazy("schema.flows")] | None:
+        from schema.flows import TourHint
+
+        return TourHint.maybe(self.tour)  # type: ignore[arg-type]
 
 
-@strawberry.type(description="A content item of the served release, in the locale served.")
+@strawberry.interface(
+    description=(
+        "A content item of the served release, in the locale served. Kind-specific fields are"
+        " on its types: `... on Survey { questions }`, `... on Announcement { starts ends }`."
+    )
+)
 class ContentItem:
     id: strawberry.ID
-    kind: ContentKind
+    kind: ContentKind  # type: ignore[valid-type]
     title: str
     summary: str
-    phase: Phase
+    phase: Phase  # type: ignore[valid-type]
     tags: list[str]
     contexts: list[str] = strawberry.field(description="Screen/element keys it helps with.")
     locale: str = strawberry.field(description="The locale served.")
@@ -82,18 +89,71 @@ class ContentItem:
     body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
     body_tree: JSON = strawberry.field(description="The body as a JSON tree, for native UIs.")
     links: list[strawberry.ID] = strawberry.field(description="Ids of the items it links to.")
+
+
+# Items reach these types as the resolvers' views of release items: each type recognises
+# its items by kind.
+
+
+@strawberry.type(description="A tutorial, tip or article: the fields every item has.")
+class ContentDocument(ContentItem):
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind in ("tutorial", "tip", "article")  # type: ignore[no-any-return]
+
+
+@strawberry.type(
+    description=(
+        "A flow as written (its body is the introduction); `Flow` is the same flow with the"
+        " viewer's progress."
+    )
+)
+class FlowContent(ContentItem):
     steps: list[ContentStep] = strawberry.field(
-        description="Flows: the steps of this revision, as served (the body is the introduction)."
+        description="The steps of this revision, as served (the body is the introduction)."
     )
     fallback_steps: list[strawberry.ID] = strawberry.field(
-        description="Flows: steps not translated yet, served in the source's locale."
+        description="Steps not translated yet, served in the source's locale."
     )
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "flow"  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A survey: questions to answer in the product.")
+class Survey(ContentItem):
     questions: list[SurveyQuestion]
-    starts: str | None = strawberry.field(description="Announcements: shown from (ISO).")
-    ends: str | None = strawberry.field(description="Announcements: shown until (ISO).")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "survey"  # type: ignore[no-any-return]
 
 
-@strawberry.type
+@strawberry.type(description="An announcement, shown between its dates.")
+class Announcement(ContentItem):
+    @classmethod
+    def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
+        return obj.kind == "announcement"  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Shown from this moment (null: since published).")
+    def starts(self) -> dt.datetime | None:
+        return shown_between(self)[0]  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description=(
+            "Shown until this moment, inclusive (null: no end); a date-only end in the content"
+            " is the last moment of that day, UTC."
+        )
+    )
+    def ends(self) -> dt.datetime | None:
+        return shown_between(self)[1]  # type: ignore[arg-type]
+
+
+CONTENT_TYPES = (ContentDocument, FlowContent, Survey, Announcement)
+
+
+@strawberry.type(description="Where a page sits in its list (Relay).")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
@@ -101,7 +161,7 @@ class PageInfo:
     end_cursor: str | None
 
 
-@strawberry.type
+@strawberry.type(description="A content item, with the cursor to continue after it.")
 class ContentItemEdge:
     cursor: str
     node: ContentItem
@@ -114,7 +174,7 @@ class ContentItemConnection:
     total_count: int
 
 
-@strawberry.type
+@strawberry.type(description="A search result: the item, its score and a highlighted snippet.")
 class SearchHit:
     item: ContentItem
     score: float

@@ -21,7 +21,7 @@ ErrorCode = strawberry.enum(
 )
 
 
-@strawberry.type
+@strawberry.type(description="Why a mutation did not do what was asked, as data to act on.")
 class UserError:
     code: ErrorCode  # type: ignore[valid-type]
     message: str

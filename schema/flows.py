@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
 
 from api.content.model import Step as ContentStep
+from api.content.model import TourPlacement as DomainTourPlacement
 from api.progress import engine
 from api.progress.flows import FlowResult
+from api.progress.live import ProgressAction as DomainProgressAction
 from api.progress.steps import StepChanged
 from resolvers import flows as resolve
 from schema.content import Phase
@@ -22,18 +24,55 @@ from schema.permissions import ReadsAsMember
 StepStatus = strawberry.enum(
     engine.StepStatus, description="A step as this viewer sees it; computed, never stored."
 )
-StepScope = strawberry.enum(engine.Scope, name="StepScope")
-FlowState = strawberry.enum(engine.FlowState)
+StepScope = strawberry.enum(
+    engine.Scope, name="StepScope", description="Who does a step: each member, or the account once."
+)
+FlowState = strawberry.enum(engine.FlowState, description="Where a flow stands for this viewer.")
+TourPlacement = strawberry.enum(
+    DomainTourPlacement, name="TourPlacement", description="Where a tour's tooltip sits."
+)
+ProgressAction = strawberry.enum(
+    DomainProgressAction, name="ProgressAction", description="What happened to a step or flow."
+)
 
 
-@strawberry.type
+@strawberry.type(description="A step's button: its text and where it leads.")
+class CallToAction:
+    label: str
+    url: str = strawberry.field(
+        description="An app path (`/settings`), an https URL, or `heed:<content item id>`."
+    )
+
+    @classmethod
+    def maybe(cls, cta: Mapping[str, str] | None) -> CallToAction | None:
+        return cls(label=cta["label"], url=cta["url"]) if cta is not None else None
+
+
+@strawberry.type(description="Where a product tour points for a step.")
+class TourHint:
+    selector: str = strawberry.field(description="CSS selector of the element.")
+    placement: TourPlacement  # type: ignore[valid-type]
+    route: str | None = strawberry.field(description="App route where the element lives.")
+
+    @classmethod
+    def maybe(cls, tour: Mapping[str, str | None] | None) -> TourHint | None:
+        if tour is None:
+            return None
+        return cls(
+            selector=tour["selector"] or "",
+            placement=DomainTourPlacement(tour.get("placement") or DomainTourPlacement.AUTO),
+            route=tour.get("route"),
+        )
+
+
+@strawberry.type(description="Done steps over the steps that count (not optional ones).")
 class Progress:
     done: int
     total: int
     percent: float
 
 
-@strawberry.type
+@strawberry.type(description="A step of a flow, as this viewer sees it.")
 class Step:
     id: strawberry.ID
     title: str
@@ -50,8 +89,6 @@ class Step:
     completed_by: Member | None
     completed_at: dt.datetime | None
     assignee: Member | None
-    cta: JSON | None = strawberry.field(description="Call to action: {label, url}.")
-    tour: JSON | None = strawberry.field(description="Tour hints: {selector, placement, route}.")
     body_markdown: str
     body_html: str
     content: strawberry.Private[ContentStep]
@@ -65,13 +102,23 @@ class Step:
     def locale(self) -> str:
         return self.content.locale  # type: ignore[attr-defined]
 
+    # Built only when a query asks for them, like the body tree.
 
-@strawberry.type
+    @strawberry.field(description="The step's button.")
+    def cta(self) -> CallToAction | None:
+        return CallToAction.maybe(self.content.cta)
+
+    @strawberry.field(description="Where a product tour points.")
+    def tour(self) -> TourHint | None:
+        return TourHint.maybe(self.content.tour)
+
+
+@strawberry.type(description="A checklist or tour, with each step's status for this viewer.")
 class Flow:
     id: strawberry.ID
     title: str
     summary: str
-    phase: Phase
+    phase: Phase  # type: ignore[valid-type]
     locale: str
     revision: int
     state: FlowState  # type: ignore[valid-type]
@@ -110,8 +157,6 @@ class Flow:
                     completed_by=Member.maybe(members.done_by),
                     completed_at=step_view.done_at,
                     assignee=Member.maybe(members.assignee),
-                    cta=step.cta,
-                    tour=step.tour,
                     body_markdown=step.body_markdown,
                     body_html=step.body_html,
                     content=step,
@@ -138,7 +183,7 @@ class Flow:
         return next((s for s in self.steps if s.id == step_id), None)
 
 
-@strawberry.type
+@strawberry.type(description="A step after a change, with its flow; or why not.")
 class StepPayload:
     step: Step | None = None
     flow: Flow | None = None
@@ -150,13 +195,13 @@ class StepPayload:
         return cls(step=flow.step(changed.step_id), flow=flow)
 
 
-@strawberry.type
+@strawberry.type(description="The steps an app event completed.")
 class TrackPayload:
     completed_steps: list[Step] = strawberry.field(default_factory=list)
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.type(description="A member's flow after a reset; or why not.")
 class ResetProgressPayload:
     flow: Flow | None = strawberry.field(
         default=None, description="The flow as the member now sees it."
@@ -164,21 +209,21 @@ class ResetProgressPayload:
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.input
+@strawberry.input(description="A step of a flow; a retry with the same key changes nothing twice.")
 class StepInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="An app event, with any properties the host sends.")
 class TrackInput:
     event: str
     properties: JSON | None = None
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="Whose progress on which flow to clear.")
 class ResetProgressInput:
     member_id: strawberry.ID
     flow_id: strawberry.ID
@@ -196,7 +241,10 @@ class FlowsQuery:
     ) -> list[Flow]:
         return await resolve.flows(info, locale, phase)
 
-    @strawberry.field(permission_classes=[ReadsAsMember])
+    @strawberry.field(
+        description="One flow, with its state, if this viewer's audience gets it.",
+        permission_classes=[ReadsAsMember],
+    )
     async def flow(
         self, info: strawberry.Info, id: strawberry.ID, locale: str | None = None
     ) -> Flow | None:
@@ -237,9 +285,13 @@ class FlowsMutation:
 class ProgressEvent:
     organization_id: strawberry.ID
     flow_id: strawberry.ID
-    step_id: strawberry.ID
-    action: str = strawberry.field(description="completed, skipped, reopened or help_requested")
-    member_id: strawberry.ID = strawberry.field(description="Who did it.")
+    step_id: strawberry.ID | None = strawberry.field(
+        description="The step; null when the change is to the whole flow (RESET)."
+    )
+    action: ProgressAction  # type: ignore[valid-type]
+    member_id: strawberry.ID | None = strawberry.field(
+        description="Who did it; null when it was the admin key (RESET)."
+    )
     at: dt.datetime
 
     @classmethod
@@ -247,8 +299,8 @@ class ProgressEvent:
         return cls(
             organization_id=notice["organizationId"],
             flow_id=notice["flowId"],
-            step_id=notice["stepId"],
-            action=notice["action"],
+            step_id=notice["stepId"] or None,
+            action=DomainProgressAction(notice["action"]),
             member_id=notice["memberId"],
             at=dt.datetime.fromisoformat(notice["at"]),
         )

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 
+from api.progress import store
 from api.progress import team as domain
 from resolvers import team as resolve
 from schema.errors import UserError
-from schema.flows import StepPayload
+from schema.flows import FlowState, StepPayload
 from schema.members import Member
+from schema.paging import AFTER, FIRST, Connection
 from schema.permissions import ActsForOrganization, DrivesOrganization
+
+HelpRequestStatus = strawberry.enum(
+    store.HelpRequestStatus, description="Where a help request stands."
+)
 
 
 @strawberry.type(description="A step nobody in the organization holds a role for.")
@@ -25,7 +32,7 @@ class BlockedStep:
 class FlowProgress:
     flow_id: strawberry.ID
     title: str
-    state: str
+    state: FlowState  # type: ignore[valid-type]
     done: int
     total: int
     percent: float
@@ -47,11 +54,24 @@ class FlowProgress:
         )
 
 
-@strawberry.type
+@strawberry.type(description="A member of the team and where they stand.")
 class TeamMember:
     member: Member
     is_owner: bool
-    progress: list[FlowProgress]
+    result: strawberry.Private[domain.TeamMember]
+
+    @classmethod
+    def from_result(cls, result: domain.TeamMember) -> TeamMember:
+        return cls(member=Member.from_row(result.member), is_owner=result.is_owner, result=result)
+
+    @strawberry.field(description="Their progress on each flow the viewer sees, by flow id.")
+    def progress(
+        self,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[FlowProgress]:
+        page = domain.member_progress(self.result, first, after)
+        return Connection.from_page(page, FlowProgress.from_result)
 
 
 @strawberry.type(description="An invitation to do a step, with what a notification needs.")
@@ -67,7 +87,7 @@ class HelpRequest:
     invitee: Member | None
     email: str | None
     message: str | None
-    status: str = strawberry.field(description="open, done or cancelled")
+    status: HelpRequestStatus  # type: ignore[valid-type]
     created_at: dt.datetime
     resolved_at: dt.datetime | None
     resolved_by: Member | None = strawberry.field(description="Who did the step.")
@@ -111,30 +131,45 @@ class Organization:
 
     @strawberry.field(
         description=(
-            "Organization-level flows (owner and admins; null with a FORBIDDEN error for"
-            " anyone else, the rest of the organization still answers)."
+            "Flows done once for the whole account, by flow id (owner and admins; null with a"
+            " FORBIDDEN error for anyone else, the rest of the organization still answers)."
         ),
         permission_classes=[DrivesOrganization],
     )
-    async def progress(self, info: strawberry.Info) -> list[FlowProgress] | None:
-        return await resolve.organization_progress(info)
+    async def progress(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[FlowProgress] | None:
+        return await resolve.organization_progress(info, first, after)
 
     @strawberry.field(
-        description="Every member and their flows (owner and admins; else null, FORBIDDEN).",
+        description="Members by id, with their flows (owner and admins; else null, FORBIDDEN).",
         permission_classes=[DrivesOrganization],
     )
-    async def members(self, info: strawberry.Info) -> list[TeamMember] | None:
-        return await resolve.team_members(info)
+    async def members(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[TeamMember] | None:
+        return await resolve.team_members(info, first, after)
 
     @strawberry.field(
-        description="Open help requests (owner and admins; else null, FORBIDDEN).",
+        description="Open help requests, oldest first (owner and admins; else null, FORBIDDEN).",
         permission_classes=[DrivesOrganization],
     )
-    async def help_requests(self, info: strawberry.Info) -> list[HelpRequest] | None:
-        return await resolve.help_requests(info, "open")
+    async def help_requests(
+        self,
+        info: strawberry.Info,
+        first: Annotated[int | None, FIRST] = None,
+        after: Annotated[str | None, AFTER] = None,
+    ) -> Connection[HelpRequest] | None:
+        return await resolve.open_help_requests(info, first, after)
 
 
-@strawberry.input
+@strawberry.input(description="The step to ask about, and whom: a member or an email address.")
 class RequestHelpInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
@@ -144,7 +179,7 @@ class RequestHelpInput:
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.input(description="An organization step and the member to give it to.")
 class AssignStepInput:
     flow_id: strawberry.ID
     step_id: strawberry.ID
@@ -161,13 +196,13 @@ class TeamQuery:
         return await resolve.organization(info)
 
 
-@strawberry.type
+@strawberry.type(description="The help request as it now stands; or why not.")
 class RequestHelpPayload:
     help_request: HelpRequest | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.type(description="The organization after a change; or why not.")
 class OrganizationPayload:
     organization: Organization | None = None
     user_errors: list[UserError] = strawberry.field(default_factory=list)

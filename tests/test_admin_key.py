@@ -86,14 +86,17 @@ async def test_acting_for_an_organization(client: httpx.AsyncClient) -> None:
     headers = {**ADMIN, "X-Heed-Organization": team.org}
     overview = await graphql(
         client,
-        "{ organization { id owner { id } progress { flowId } members { member { id } } "
-        "helpRequests { id } } }",
+        "{ organization { id owner { id } progress { edges { node { flowId } } } "
+        "members { edges { node { member { id } } } } helpRequests { edges { node { id } } } } }",
         headers,
     )
     assert "errors" not in overview, overview
     organization = overview["data"]["organization"]
     assert organization["id"] == team.org
-    assert sorted(m["member"]["id"] for m in organization["members"]) == ["ann", "dana"]
+    assert sorted(e["node"]["member"]["id"] for e in organization["members"]["edges"]) == [
+        "ann",
+        "dana",
+    ]
     for name in ("viewer", "flows", "flow"):
         body = await graphql(client, QUERIES[name], headers)
         assert codes(body) == ["FORBIDDEN"], body

@@ -186,8 +186,9 @@ async def test_the_organization_overview_reads_each_thing_once(
 ) -> None:
     ann = Team("overview").add("ann", "admin")
     query = (
-        "{ organization { owner { id } progress { flowId } members { isOwner } "
-        "helpRequests { id } } }"
+        "{ organization { owner { id } progress { edges { node { flowId } } }"
+        " members(first: 100) { edges { node { isOwner progress { edges { node { state } } } } } }"
+        " helpRequests { edges { node { id status } } } } }"
     )
     await graphql(client, query, ann)
     sql_counter.statements.clear()
@@ -205,7 +206,9 @@ async def test_a_member_is_refused_only_the_fields_they_may_not_read(
         client, 'mutation { setOnboardingOwner(memberId: "ann") { userErrors { code } } }', ann
     )
     body = await graphql(
-        client, "{ organization { id owner { id } progress { flowId } helpRequests { id } } }", cid
+        client,
+        "{ organization { id owner { id } progress { totalCount } helpRequests { totalCount } } }",
+        cid,
     )
     assert body["data"]["organization"] == {
         "id": team.org,

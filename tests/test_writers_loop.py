@@ -55,7 +55,7 @@ async def test_every_revision_of_a_flow_comes_back_with_its_steps(
     served = replace(settings, database_url=fresh_database_url)
     query = f"""query($r: Int, $l: String) {{
       contentItem(id: "{FLOW}", revision: $r, locale: $l) {{
-        revision locale bodyMarkdown {STEPS} }} }}"""
+        revision locale bodyMarkdown ... on FlowContent {{ {STEPS} }} }} }}"""
     member = admin_member()
     async with running_app(served) as (_, client):
         first = {
@@ -124,7 +124,8 @@ async def test_a_translation_may_lag_behind_its_source(
       flow(id: "{FLOW}", locale: "ru") {{
         locale isFallback fallbackSteps steps {{ id title locale }} }}
       german: flow(id: "{FLOW}", locale: "de") {{ locale requestedLocale isFallback }}
-      contentItem(id: "{FLOW}", locale: "ru") {{ locale isFallback fallbackSteps {STEPS} }}
+      contentItem(id: "{FLOW}", locale: "ru") {{
+        locale isFallback ... on FlowContent {{ fallbackSteps {STEPS} }} }}
     }}"""
     async with running_app(replace(settings, database_url=fresh_database_url)) as (_, client):
         answer = data(await graphql(client, query, admin_member("ru")))

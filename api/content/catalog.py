@@ -278,18 +278,26 @@ def _text(value: object) -> str:
 
 
 def is_live(item: Item, now: dt.datetime) -> bool:
-    """Whether an announcement shows at `now` (a date-only `ends` includes that whole day)."""
-    moment = _naive_utc(now)
-    if item.starts and moment < _naive_utc(dt.datetime.fromisoformat(item.starts)):
-        return False
-    if item.ends:
-        end = _naive_utc(dt.datetime.fromisoformat(item.ends))
-        if len(item.ends) == 10:
-            end += dt.timedelta(days=1)
-            return moment < end
-        return moment <= end
-    return True
+    """Whether an announcement shows at `now`."""
+    starts, ends = shown_between(item)
+    moment = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    return (starts is None or starts <= moment) and (ends is None or moment <= ends)
 
 
-def _naive_utc(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo else value
+def shown_between(item: Item) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """An announcement's first and last moment shown, in UTC (a time without a zone is UTC;
+    a date-only `ends` includes that whole day)."""
+    starts = _utc(item.starts) if item.starts else None
+    ends = _utc(item.ends) if item.ends else None
+    if ends is not None and item.ends is not None and len(item.ends) == DATE_ONLY:
+        ends += dt.timedelta(days=1) - LAST_MOMENT
+    return starts, ends
+
+
+DATE_ONLY = len("2025-05-31")
+LAST_MOMENT = dt.timedelta(microseconds=1)
+
+
+def _utc(text: str) -> dt.datetime:
+    value = dt.datetime.fromisoformat(text)
+    return value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -13,11 +13,53 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import InitVar, dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 import orjson
 
 Scope = Literal["user", "organization"]
+
+
+class ContentKind(StrEnum):
+    """What a content item is."""
+
+    TUTORIAL = "tutorial"
+    TIP = "tip"
+    ARTICLE = "article"
+    FLOW = "flow"
+    SURVEY = "survey"
+    ANNOUNCEMENT = "announcement"
+
+
+class Phase(StrEnum):
+    """H.E.E.D: hype, enable, explore, device (self-help)."""
+
+    HYPE = "hype"
+    ENABLE = "enable"
+    EXPLORE = "explore"
+    DEVICE = "device"
+
+
+class QuestionType(StrEnum):
+    """How a survey question is answered: `nps` (0-10), `csat` (1-5), `text`, `choice`."""
+
+    NPS = "nps"
+    CSAT = "csat"
+    TEXT = "text"
+    CHOICE = "choice"
+
+
+class TourPlacement(StrEnum):
+    """Where a tour's tooltip sits next to its element."""
+
+    AUTO = "auto"
+    TOP = "top"
+    RIGHT = "right"
+    BOTTOM = "bottom"
+    LEFT = "left"
+
+
 EMPTY_TREE = b'{"type":"doc","children":[]}'
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from api.content.model import Problem
+from api.content.model import ContentKind, Phase, Problem, QuestionType, TourPlacement
 
 ID_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ROLE_RE = r"^[a-z][a-z0-9_]*$"
@@ -29,11 +29,11 @@ URL_RE = r"^(?:https?://[^\s]+|/[^\s]*|heed:[a-z0-9]+(?:-[a-z0-9]+)*)$"
 ROUTE_RE = r"^/[^\s]*$"
 DATE_RE = r"^\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?$"
 
-KINDS = ("tutorial", "tip", "article", "flow", "survey", "announcement")
-PHASES = ("hype", "enable", "explore", "device")
+KINDS = tuple(k.value for k in ContentKind)
+PHASES = tuple(p.value for p in Phase)
 SCOPES = ("user", "organization")
-QUESTION_TYPES = ("nps", "csat", "text", "choice")
-PLACEMENTS = ("auto", "top", "right", "bottom", "left")
+QUESTION_TYPES = tuple(t.value for t in QuestionType)
+PLACEMENTS = tuple(p.value for p in TourPlacement)
 CALLOUTS = ("tip", "warning", "note")
 
 ID_HELP = "use lowercase letters, digits and single dashes, e.g. `add-card`"

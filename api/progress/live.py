@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -40,6 +41,16 @@ def resync_event(organization_id: str) -> dict[str, Any]:
         "memberId": "",
         "at": dt.datetime.now(dt.UTC).isoformat(),
     }
+
+
+class ProgressAction(StrEnum):
+    """What a live subscriber is told happened (the notice's `action`)."""
+
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    REOPENED = "reopened"
+    HELP_REQUESTED = "help_requested"
+    RESET = "reset"
 
 
 class ProgressHub:

@@ -26,7 +26,7 @@ from api.progress.engine import (
     steps_completed_by_event,
 )
 from api.progress.flows import FlowResult, evaluate, find_flow, visible_flows
-from api.progress.live import ProgressHub
+from api.progress.live import ProgressAction, ProgressHub
 from api.progress.store import (
     ORG_KEY,
     MemberRow,
@@ -46,9 +46,9 @@ MAX_EVENT = 200
 # What each action writes, the event it records, and what live subscribers are told.
 _MARKS = {Action.COMPLETE: "done", Action.SKIP: "skipped"}
 _EVENTS = {
-    Action.COMPLETE: ("step.completed", "completed"),
-    Action.SKIP: ("step.skipped", "skipped"),
-    Action.REOPEN: ("step.reopened", "reopened"),
+    Action.COMPLETE: ("step.completed", ProgressAction.COMPLETED),
+    Action.SKIP: ("step.skipped", ProgressAction.SKIPPED),
+    Action.REOPEN: ("step.reopened", ProgressAction.REOPENED),
 }
 
 
@@ -314,7 +314,7 @@ async def reset_progress(
         change.emit(
             "progress.reset", {"memberId": member.id, "flowId": flow_id, "cleared": cleared}
         )
-        change.announce(flow_id, "", "reset")
+        change.announce(flow_id, None, ProgressAction.RESET)
         return {}
 
     key = _idempotency("reset", idempotency_key, memberId=member_id, flowId=flow_id)

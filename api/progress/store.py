@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -155,6 +156,14 @@ class ViewerState:
         self.records[(flow_id, record_key)] = FlowRecord(at, record.dismissed_at)
 
 
+class HelpRequestStatus(StrEnum):
+    """Where a help request stands; stored as its value."""
+
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
 @dataclass(frozen=True)
 class HelpRequestRow:
     pk: int
@@ -166,7 +175,7 @@ class HelpRequestRow:
     invitee_pk: int | None
     email: str | None
     message: str | None
-    status: str
+    status: HelpRequestStatus
     created_at: dt.datetime
     resolved_at: dt.datetime | None
     resolved_by_pk: int | None
@@ -244,14 +253,19 @@ def _member_row(pk: int, ext: str, name: Any, email: Any, locale: Any, roles: An
     return MemberRow(pk, ext, name, email, locale, tuple(_ROLES.to_python_value(roles) or ()))
 
 
-async def load_state_rows(
-    organization_pk: int, member_key: str | None = None
+async def load_state_rows(organization_pk: int, member_key: str) -> list[tuple[Any, ...]]:
+    """The organization's rows for one viewer: their own and the organization's."""
+    rows = await _fetch(_VIEWER_STATE_SQL, [organization_pk, member_key])
+    return [_state_row(row) for row in rows]
+
+
+async def load_members_state_rows(
+    organization_pk: int, member_keys: Sequence[str]
 ) -> list[tuple[Any, ...]]:
-    """The organization's rows for one viewer (their own and the organization's), or all."""
-    if member_key is None:
-        rows = await _fetch(_STATE_SQL, [organization_pk])
-    else:
-        rows = await _fetch(_VIEWER_STATE_SQL, [organization_pk, member_key])
+    """The organization's rows and those of the given members (a page of the team)."""
+    placeholders = ", ".join(f"${n}" for n in range(2, len(member_keys) + 2))
+    sql = _STATE_SQL + f" AND member_key IN (''{', ' if member_keys else ''}{placeholders})"
+    rows = await _fetch(sql, [organization_pk, *member_keys])
     return [_state_row(row) for row in rows]
 
 
@@ -349,7 +363,8 @@ async def load_help_requests(organization_pk: int) -> list[HelpRequestRow]:
     )
     return [
         HelpRequestRow(
-            *row[:10],
+            *row[:9],
+            HelpRequestStatus(row[9]),
             _HELP_AT.to_python_value(row[10]),
             _HELP_AT.to_python_value(row[11]),
             row[12],

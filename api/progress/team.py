@@ -17,19 +17,24 @@ from typing import Any, Literal
 from api.actor import Actor
 from api.content import Catalog, Item
 from api.errors import ErrorCode, HeedError, forbidden, invalid, not_found
-from api.progress.engine import StepStatus, evaluate_flow
+from api.paging import Page, paginate
+from api.progress.engine import FlowState, StepStatus, evaluate_flow
+from api.progress.engine import Member as EngineMember
 from api.progress.flows import evaluate, find_flow, visible_flows
-from api.progress.live import ProgressHub
+from api.progress.live import ProgressAction, ProgressHub
 from api.progress.reads import Reads
 from api.progress.steps import StepChanged, check_text
 from api.progress.store import (
+    ORG_KEY,
     HelpRequestRow,
+    HelpRequestStatus,
     MemberRow,
+    ViewerState,
     assign,
     flow_definition,
     insert_help_request,
     load_help_requests,
-    load_state_rows,
+    load_members_state_rows,
     viewer_state,
 )
 from api.progress.store import (
@@ -64,7 +69,7 @@ class BlockedStep:
 class FlowProgress:
     flow_id: str
     title: str
-    state: str
+    state: FlowState
     done: int
     total: int
     percent: float
@@ -76,12 +81,6 @@ class TeamMember:
     member: MemberRow
     is_owner: bool
     progress: tuple[FlowProgress, ...]
-
-
-@dataclass(frozen=True)
-class TeamProgress:
-    organization_flows: list[FlowProgress]
-    members: list[TeamMember]
 
 
 @dataclass(frozen=True)
@@ -129,78 +128,106 @@ async def require_driver(actor: Actor, reads: Reads, what: str) -> None:
         raise forbidden(f"{DRIVERS_ONLY} {what}")
 
 
-async def team_progress(actor: Actor, catalog: Catalog, reads: Reads, locale: str) -> TeamProgress:
-    """Organization-level flows once, and every member's own flows: owners and admins only.
-    Computed once per request, however many of its fields the query asks for."""
+async def organization_progress(
+    actor: Actor, catalog: Catalog, reads: Reads, locale: str, first: int | None, after: str | None
+) -> Page[FlowProgress]:
+    """The flows done once for the whole account, by flow id: owners and admins only."""
     await require_driver(actor, reads, "sees the team's progress")
-    return await reads.once("team_progress", lambda: _team_progress(actor, catalog, reads, locale))
-
-
-async def _team_progress(actor: Actor, catalog: Catalog, reads: Reads, locale: str) -> TeamProgress:
-    members = await reads.members()
-    rows = await load_state_rows(actor.organization_pk)
-    _, owner_pk = await reads.organization()
-    flows = visible_flows(actor, catalog, await reads.viewer_state(), locale)
-    engine_members = [m.engine for m in members]
-
-    def progress(item: Item, member: MemberRow) -> FlowProgress:
-        state = viewer_state(r for r in rows if r[0] in ("", member.id))
-        flow = flow_definition(item)
-        view = evaluate_flow(
-            flow,
-            state.marks.get(flow.id, ()),
-            member.engine,
-            engine_members,
-            state.record(flow, member.id),
-        )
-        blocked = tuple(
-            BlockedStep(v.step_id, step.title, tuple(step.roles))
-            for v in view.steps
-            if v.status is StepStatus.NEEDS_ROLE
-            and not v.candidates
-            and (step := item.step(v.step_id)) is not None
-        )
-        return FlowProgress(
-            item.id, item.title, view.state.value, view.done, view.total, view.percent, blocked
-        )
-
-    per_member = [
-        TeamMember(row, row.pk == owner_pk, tuple(progress(item, row) for item in flows))
-        for row in members
+    viewer = next((m for m in await reads.members() if m.pk == actor.member_pk), None)
+    if viewer is None:  # the admin key acting for the organization: no member to see them
+        return paginate([], _flow_key, first, after, "flow")
+    state = await reads.viewer_state()
+    flows = [
+        item
+        for item in visible_flows(actor, catalog, state, locale)
+        if all(step.scope == "organization" for step in item.steps)
     ]
-    viewer = next((m for m in members if m.pk == actor.member_pk), None)
-    organization_flows = (
-        [
-            progress(item, viewer)
-            for item in flows
-            if all(step.scope == "organization" for step in item.steps)
-        ]
-        if viewer is not None
-        else []
+    members = [m.engine for m in await reads.members()]
+    progress = [flow_progress(item, viewer, state, members) for item in flows]
+    return paginate(sorted(progress, key=_flow_key), _flow_key, first, after, "flow")
+
+
+async def team_members(
+    actor: Actor, catalog: Catalog, reads: Reads, locale: str, first: int | None, after: str | None
+) -> Page[TeamMember]:
+    """A page of members by id, each with their progress on every flow the viewer sees:
+    owners and admins only. Only the page's members' marks are read."""
+    await require_driver(actor, reads, "sees the team's progress")
+    members = await reads.members()
+    page = paginate(sorted(members, key=_member_key), _member_key, first, after, "member")
+    rows = await load_members_state_rows(actor.organization_pk, [m.id for m in page.items])
+    _, owner_pk = await reads.organization()
+    flows = sorted(
+        visible_flows(actor, catalog, await reads.viewer_state(), locale), key=lambda i: i.id
     )
-    return TeamProgress(organization_flows, per_member)
+    engine_members = [m.engine for m in members]
+    shared = [row for row in rows if row[0] == ORG_KEY]
+    own: dict[str, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        if row[0] != ORG_KEY:
+            own.setdefault(row[0], []).append(row)
+
+    def entry(member: MemberRow) -> TeamMember:
+        state = viewer_state([*shared, *own.get(member.id, ())])
+        return TeamMember(
+            member,
+            member.pk == owner_pk,
+            tuple(flow_progress(item, member, state, engine_members) for item in flows),
+        )
+
+    return page.map(entry)
 
 
-Which = Literal["to_viewer", "sent", "open"]
+def member_progress(member: TeamMember, first: int | None, after: str | None) -> Page[FlowProgress]:
+    """A page of one member's flows, by flow id."""
+    return paginate(member.progress, _flow_key, first, after, "flow")
+
+
+def flow_progress(
+    item: Item, member: MemberRow, state: ViewerState, members: Sequence[EngineMember]
+) -> FlowProgress:
+    """Where one member stands on one flow, and the steps nobody can do for lack of a role."""
+    flow = flow_definition(item)
+    view = evaluate_flow(
+        flow, state.marks.get(flow.id, ()), member.engine, members, state.record(flow, member.id)
+    )
+    blocked = tuple(
+        BlockedStep(v.step_id, step.title, tuple(step.roles))
+        for v in view.steps
+        if v.status is StepStatus.NEEDS_ROLE
+        and not v.candidates
+        and (step := item.step(v.step_id)) is not None
+    )
+    return FlowProgress(
+        item.id, item.title, view.state, view.done, view.total, view.percent, blocked
+    )
+
+
+def _flow_key(progress: FlowProgress) -> str:
+    return progress.flow_id
+
+
+def _member_key(member: MemberRow) -> str:
+    return member.id
+
+
+Which = Literal["to_viewer", "sent"]
 
 
 async def help_requests(
     actor: Actor, catalog: Catalog, reads: Reads, default_locale: str, which: Which
 ) -> list[HelpRequestResult]:
-    """Requests addressed to the viewer (open, by member or by their email), the ones they
-    sent (newest first, with tokens), or every open one (owner and admins)."""
+    """Requests addressed to the viewer (open, by member or by their email), or the ones they
+    sent (newest first, with tokens)."""
     rows = await reads.help_requests()
-    if which == "open":
-        await require_driver(actor, reads, "sees every help request")
-        chosen = [row for row in rows if row.status == "open"]
-    elif which == "sent":
+    if which == "sent":
         chosen = [row for row in reversed(rows) if row.inviter_pk == actor.member_pk]
     else:
         email = (actor.email or "").lower()
         chosen = [
             row
             for row in rows
-            if row.status == "open"
+            if row.status is HelpRequestStatus.OPEN
             and (
                 (row.invitee_pk is not None and row.invitee_pk == actor.member_pk)
                 or (row.invitee_pk is None and email and row.email == email)
@@ -212,6 +239,30 @@ async def help_requests(
         describe(row, catalog, members, here, default_locale, show_token=which == "sent")
         for row in chosen
     ]
+
+
+async def open_help_requests(
+    actor: Actor,
+    catalog: Catalog,
+    reads: Reads,
+    default_locale: str,
+    first: int | None,
+    after: str | None,
+) -> Page[HelpRequestResult]:
+    """A page of the organization's open requests, oldest first: owners and admins only."""
+    await require_driver(actor, reads, "sees every help request")
+    rows = [row for row in await reads.help_requests() if row.status is HelpRequestStatus.OPEN]
+    page = paginate(sorted(rows, key=_request_key), _request_key, first, after, "help")
+    members = await reads.members_by_pk()
+    here = organization(actor)
+    return page.map(
+        lambda row: describe(row, catalog, members, here, default_locale, show_token=False)
+    )
+
+
+def _request_key(row: HelpRequestRow) -> str:
+    """Creation time, then id: sorts as the requests were made."""
+    return f"{row.created_at.timestamp():020.6f}:{row.id}"
 
 
 def describe(
@@ -352,7 +403,7 @@ async def request_help(
                 invitee_locale,
             ),
         )
-        change.announce(flow_id, step_id, "help_requested")
+        change.announce(flow_id, step_id, ProgressAction.HELP_REQUESTED)
         return {"requestId": public_id}
 
     key = (

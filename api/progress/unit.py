@@ -23,7 +23,7 @@ from tortoise.transactions import in_transaction
 
 from api.actor import Actor
 from api.errors import ErrorCode, HeedError
-from api.progress.live import ProgressHub
+from api.progress.live import ProgressAction, ProgressHub
 from api.progress.store import (
     MemberRow,
     OpenHelpRequest,
@@ -92,7 +92,7 @@ class Change:
             )
         )
 
-    def announce(self, flow_id: str, step_id: str, action: str) -> None:
+    def announce(self, flow_id: str, step_id: str | None, action: ProgressAction) -> None:
         """Tell the organization's live subscribers, once committed."""
         self.notices.append(
             {
@@ -100,7 +100,7 @@ class Change:
                 "flowId": flow_id,
                 "stepId": step_id,
                 "action": action,
-                "memberId": self.actor.member_id,
+                "memberId": self.actor.member_id or None,  # None: the admin key
                 "at": self.now.isoformat(),
             }
         )

@@ -11,8 +11,8 @@ from tests.conftest import auth, graphql, unique
 REQUEST_HELP = """mutation($input: RequestHelpInput!) { requestHelp(input: $input) {
   helpRequest { id } userErrors { code } } }"""
 NESTED = (
-    "{ organization { helpRequests { id inviter { id } organization { helpRequests "
-    "{ id invitee { id } organization { id } } } } } }"
+    "{ organization { helpRequests { edges { node { id inviter { id } organization {"
+    " helpRequests { edges { node { id invitee { id } organization { id } } } } } } } } } }"
 )
 
 
@@ -41,7 +41,7 @@ async def _statements(
     counter.statements.clear()
     body = await graphql(client, NESTED, headers)
     assert "errors" not in body, body
-    outer = body["data"]["organization"]["helpRequests"]
+    outer = body["data"]["organization"]["helpRequests"]["edges"]
     return len(counter.statements), len(outer)
 
 
@@ -60,7 +60,9 @@ async def test_nesting_beyond_the_cost_maximum_is_refused_before_executing(
     client: httpx.AsyncClient, sql_counter: StatementCounter
 ) -> None:
     admin = await _organization_with_requests(client, 1)
-    deep = "{ " + "organization { helpRequests { " * 5 + "id" + " } }" * 5 + " }"
+    inner = "id inviter { id } invitee { id } resolvedBy { id }"
+    level = "organization { helpRequests(first: 100) { edges { node { "
+    deep = "{ " + level * 2 + inner + " } } } }" * 2 + " }"
     sql_counter.statements.clear()
     response = await client.post("/graphql", json={"query": deep}, headers=admin)
     assert response.status_code == 400
