@@ -19,9 +19,19 @@ from strawberry.types.unset import UNSET, UnsetType
 from api.auth import AuthError, MemberPrincipal, authenticate
 from api.context import Context
 from api.runtime import Runtime
+from api.ws_protocols import (
+    LegacyWSHandler,
+    NamedRejectionAdapter,
+    TransportWSHandler,
+    refuse_with_reason,
+)
 
 
 class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
+    websocket_adapter_class = NamedRejectionAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(self, runtime: Runtime) -> None:
         super().__init__(
             runtime.schema,
@@ -50,8 +60,10 @@ class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
         try:
             principal = authenticate(headers, self.runtime.settings)
         except AuthError as exc:
+            refuse_with_reason(context.request, exc.reason)
             raise ConnectionRejectionError({"message": exc.reason, "code": exc.code}) from None
         if not isinstance(principal, MemberPrincipal):
+            refuse_with_reason(context.request, "subscriptions need a member's token")
             raise ConnectionRejectionError({"message": "subscriptions need a member's token"})
         context.principal = principal
         context.member_ref = await self.runtime.members.ensure(principal)
