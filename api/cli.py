@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
+import socket
 import sys
 import threading
 import time
@@ -19,6 +21,7 @@ from api.auth import AuthError, mint_token, with_development_secret
 from api.content import check_command, write_json_schema
 from api.content.store import PublishConflict, PublishRefused, PublishResult, publish
 from api.db import DatabaseUnavailable, open_database, using
+from api.observability import configure_logging
 from api.settings import ConfigError, Settings
 
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
@@ -132,15 +135,37 @@ def watch_content(settings: Settings, interval: float = 1.0) -> None:
             print(f"heed: {exc}", file=sys.stderr, flush=True)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """Take the port before saying anything, so a port in use is one clear line, not a
+    banner followed by a server failing to start."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} on {host} is already in use: stop what listens there, or pick "
+                "another port (heed serve --port N, or make serve PORT=N)"
+            ) from None
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     settings = load_settings()
+    configure_logging(settings.is_production)
     asyncio.run(_migrate(settings))
     if not settings.is_production:
         publish_and_report(settings, settings.content_dir)
-    if args.watch:
-        threading.Thread(target=watch_content, args=(settings,), daemon=True).start()
+    sock = listen(args.host, args.port)
     url = f"http://{args.host}:{args.port}/graphql"
     if not settings.is_production:
         token = mint_token(
@@ -154,26 +179,40 @@ def serve_command(args: argparse.Namespace) -> None:
         )
         os.environ[DEV_TOKEN_ENV] = token
         print(f"Heed is serving GraphQL (and GraphiQL) on {url}")
-        print("Development token (member 'dev', organization 'demo', role admin):")
-        print(token, flush=True)
+        print("Development token (member 'dev', organization 'demo', role admin), for a shell:")
+        print(f"export TOKEN={token}", flush=True)
     else:
         print(f"Heed is serving GraphQL on {url}", flush=True)
-    uvicorn.run(
+    if args.watch:
+        print(
+            f"Watching {settings.content_dir.resolve()} (checked every second): "
+            "a changed, added or removed file republishes the content",
+            flush=True,
+        )
+        threading.Thread(target=watch_content, args=(settings,), daemon=True).start()
+    config = uvicorn.Config(
         "api.cli:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=None,  # configure_logging's handlers, in every worker
+        access_log=False,  # Heed writes its own line per request
         proxy_headers=True,
     )
+    if args.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def app_from_environment() -> object:
     """Uvicorn's factory: each worker process builds its app from the same environment."""
     from api.app import create_app
 
-    return create_app(load_settings(), development_token=os.environ.get(DEV_TOKEN_ENV))
+    settings = load_settings()
+    configure_logging(settings.is_production)
+    return create_app(settings, development_token=os.environ.get(DEV_TOKEN_ENV))
 
 
 def export_schema_command(args: argparse.Namespace) -> None:
@@ -209,19 +248,24 @@ def _redacted(url: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="heed", description="Heed: a headless GraphQL API for B2B onboarding."
+        prog="heed",
+        description="Heed: a headless GraphQL API for B2B onboarding.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
         "serve",
         help="migrate, publish ./content (development), and serve GraphQL on /graphql",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.add_argument(
-        "--watch", action="store_true", help="republish the content folder when files change"
+        "--watch",
+        action="store_true",
+        help="republish the content folder (HEED_CONTENT_DIR) whenever a file in it changes",
     )
     serve.set_defaults(handler=serve_command)
 
@@ -229,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=migrate_command)
 
     token = commands.add_parser(
-        "token", help="print a member token signed with the configured secret"
+        "token",
+        help="print a member token signed with the configured secret",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     token.add_argument("--org", required=True, help="organization id (the token's 'org')")
     token.add_argument("--member", required=True, help="member id (the token's 'sub')")

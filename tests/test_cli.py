@@ -151,7 +151,8 @@ def served(env: dict[str, str], database_url: str) -> Iterator[tuple[str, str]]:
         assert lines[0].startswith(("published release", "release ")), lines
         assert lines[1].startswith("Heed is serving GraphQL"), lines
         assert f"{url}/graphql" in lines[1]
-        yield url, lines[3].strip()
+        assert lines[3].startswith("export TOKEN="), lines
+        yield url, lines[3].strip().removeprefix("export TOKEN=")
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -171,3 +172,24 @@ def test_serve_answers_the_quickstart_query_with_the_printed_token(
         "data": {"viewer": {"member": {"id": "dev"}, "organization": {"id": "demo"}}}
     }
     assert httpx.get(f"{url}/readyz").json()["ready"] is True
+
+
+def test_serve_on_a_taken_port_says_so_before_any_banner(
+    env: dict[str, str], database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = heed("serve", "--port", str(port), env={**env, "DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert "Heed is serving" not in result.stdout
+    assert "TOKEN" not in result.stdout
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_help_shows_defaults(env: dict[str, str]) -> None:
+    result = heed("serve", "--help", env=env)
+    assert "(default: 8000)" in result.stdout
+    assert "(default: 127.0.0.1)" in result.stdout
