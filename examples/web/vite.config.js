@@ -4,7 +4,8 @@ import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 
 const heed = process.env.HEED_URL ?? "http://127.0.0.1:8000";
-const proxy = { "/graphql": { target: heed, ws: true, changeOrigin: true } };
+// The Host header is kept, so the WebSocket handshake is same-origin for Heed.
+const proxy = { "/graphql": { target: heed, ws: true } };
 
 export default defineConfig({
   plugins: [react()],

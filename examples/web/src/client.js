@@ -19,7 +19,8 @@ export function makeClient({ token, onSocket, onSocketRefused }) {
       connected: () => onSocket(true),
       closed: (event) => {
         onSocket(false);
-        if (event && event.code === 4403) onSocketRefused(event.reason);
+        // Heed names the problem after "Forbidden: " (expired, bad signature, missing).
+        if (event && event.code === 4403) onSocketRefused(event.reason.replace(/^Forbidden: /, ""));
       },
     },
   });
