@@ -129,11 +129,11 @@ class RuntimeCollector(Collector):
             pool = getattr(self.runtime.database.connections.get("default"), "_pool", None)
         if pool is None:
             return
-        size = GaugeMetricFamily("heed_db_pool_connections", "Open database connections", [])
+        size = GaugeMetricFamily("heed_db_pool_connections", "Open database connections")
         size.add_metric([], pool.get_size())
-        busy = GaugeMetricFamily("heed_db_pool_in_use", "Database connections in use", [])
+        busy = GaugeMetricFamily("heed_db_pool_in_use", "Database connections in use")
         busy.add_metric([], pool.get_size() - pool.get_idle_size())
-        limit = GaugeMetricFamily("heed_db_pool_max", "Most database connections per worker", [])
+        limit = GaugeMetricFamily("heed_db_pool_max", "Most database connections per worker")
         limit.add_metric([], pool.get_max_size())
         yield from (size, busy, limit)
 
