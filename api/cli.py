@@ -229,6 +229,28 @@ def export_schema_command(args: argparse.Namespace) -> None:
     print(f"wrote {path}")
 
 
+def schema_changes_command(args: argparse.Namespace) -> None:
+    from api.schema_changes import check
+
+    outcome = check(Path.cwd(), args.schema, args.changelog, args.base)
+    if outcome.base is None:
+        print(f"{args.schema}: no earlier version to compare with (no git history or no base)")
+        return
+    base = outcome.base
+    for name, text in outcome.breaking:
+        state = "missing from" if (name, text) in outcome.unacknowledged else "acknowledged in"
+        print(f"breaking: {text} ({name}: {state} {args.changelog})")
+    if outcome.unacknowledged:
+        names = ", ".join(sorted({name for name, _ in outcome.unacknowledged}))
+        raise CommandError(
+            f"{args.schema} breaks clients compared with {base.ref[:12]} ({base.why}): "
+            f"acknowledge each change with a line in {args.changelog} such as "
+            f"'- Breaking: `{outcome.unacknowledged[0][0]}` …' ({names}), or keep the schema "
+            "compatible"
+        )
+    print(f"{args.schema}: no unacknowledged breaking change since {base.ref[:12]} ({base.why})")
+
+
 def _key_value(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key:
@@ -313,6 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default="schema.graphql")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
     export.set_defaults(handler=export_schema_command)
+
+    changes = commands.add_parser(
+        "schema-changes",
+        help="fail on breaking changes to the schema not acknowledged in the changelog",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    changes.add_argument("--schema", default="schema.graphql")
+    changes.add_argument("--changelog", default="CHANGELOG.md")
+    changes.add_argument(
+        "--base", help="git ref to compare with (default: the merge-base with main)"
+    )
+    changes.set_defaults(handler=schema_changes_command)
     return parser
 
 
