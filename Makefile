@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+PORT ?= 8000
+WEB := examples/web
+WEB_INSTALLED := $(WEB)/node_modules/.installed
 
-.PHONY: serve test lint format schema clean bench bench-quick profile
+.PHONY: serve test test-web lint format schema clean bench bench-quick profile graphiql-assets
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,16 +15,31 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(INSTALLED)
 
-serve: $(INSTALLED)
-	$(BIN)/heed serve
+# The example app, its browser tests and the client tests (pinned by package-lock.json).
+$(WEB_INSTALLED): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund
+	touch $(WEB_INSTALLED)
 
-test: $(INSTALLED)
+serve: $(INSTALLED)
+	$(BIN)/heed serve --port $(PORT)
+
+test: $(INSTALLED) $(WEB_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/heed export-schema --check
+	$(BIN)/heed schema-changes
 	$(BIN)/heed content check content
+	cd $(WEB) && npm test
 	$(BIN)/pytest --db sqlite
 	$(BIN)/pytest --db postgres
+
+# Browser, cache, persisted-query and GraphQL-over-HTTP audit tests against a real Heed.
+test-web: $(INSTALLED) $(WEB_INSTALLED)
+	cd $(WEB) && npm test
+
+# Refresh the GraphiQL files Heed serves from the versions pinned in tools/graphiql.
+graphiql-assets:
+	tools/graphiql/copy.sh
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -43,4 +61,4 @@ profile: $(INSTALLED)
 	$(BIN)/python -m bench.profile home
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist
