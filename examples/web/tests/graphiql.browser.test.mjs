@@ -58,14 +58,14 @@ describe("GraphiQL in Chromium", { skip: missing ?? false }, () => {
     assert.match(await page.locator(".graphiql-query-editor").innerText(), /subscription Progress/);
     await page.locator(".graphiql-execute-button").click();
     // The subscription is open once the server counts it.
-    await (async () => {
-      for (let i = 0; i < 100; i++) {
-        const metrics = await (await fetch(`${heed.url}/metrics`)).text();
-        if (/^heed_open_subscriptions 1\.0$/m.test(metrics)) return;
-        await new Promise((r) => setTimeout(r, 100));
+    const deadline = Date.now() + 30_000;
+    while (!/^heed_open_subscriptions 1\.0$/m.test(await (await fetch(`${heed.url}/metrics`)).text())) {
+      if (Date.now() > deadline) {
+        const pane = await page.locator(".graphiql-response").innerText();
+        throw new Error(`the subscription never started; the result pane shows: ${pane}`);
       }
-      throw new Error("the subscription never started");
-    })();
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const done = await heed.graphql(
       token,
       `mutation { completeStep(input: {flowId: "reception-setup", stepId: "create-account"}) {
