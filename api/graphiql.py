@@ -45,7 +45,7 @@ subscription Progress {
 }
 """
 
-PAGE = """<!doctype html>
+PAGE = r"""<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
@@ -79,13 +79,27 @@ PAGE = """<!doctype html>
       return sockets.get(authorization);
     }
 
-    function isSubscription(params, opts) {
-      const ast = opts && opts.documentAST;
-      if (!ast) return /^\\s*subscription\\b/m.test(params.query);
-      const operations = ast.definitions.filter((d) => d.kind === "OperationDefinition");
-      const chosen = operations.find((op) => op.name && op.name.value === params.operationName)
+    // The operations of a document, read from its text: right after a tab switch GraphiQL
+    // can still hand over the previous tab's parsed document and operation name.
+    function operationsIn(query) {
+      const text = query.replace(/#[^\n]*/g, "");
+      const found = [...text.matchAll(
+        /(^|[}\s])(query|mutation|subscription)\b(?!\s*:)\s*([_A-Za-z][_0-9A-Za-z]*)?/g,
+      )].map((match) => ({ type: match[2], name: match[3] }));
+      return found.length ? found : [{ type: "query" }];
+    }
+
+    function withOperationName(params) {
+      const operations = operationsIn(params.query);
+      if (operations.some((op) => op.name && op.name === params.operationName)) return params;
+      return { ...params, operationName: operations[0].name || null };
+    }
+
+    function isSubscription(params) {
+      const operations = operationsIn(params.query);
+      const chosen = operations.find((op) => op.name && op.name === params.operationName)
         || operations[0];
-      return Boolean(chosen) && chosen.operation === "subscription";
+      return chosen.type === "subscription";
     }
 
     function closeMessage(error) {
@@ -106,9 +120,10 @@ PAGE = """<!doctype html>
       }
     }
 
-    function fetcher(params, opts) {
+    function fetcher(graphiqlParams, opts) {
+      const params = withOperationName(graphiqlParams);
       const headers = (opts && opts.headers) || {};
-      return isSubscription(params, opts) ? subscribe(params, headers) : overHttp(params, opts);
+      return isSubscription(params) ? subscribe(params, headers) : overHttp(params, opts);
     }
 
     ReactDOM.createRoot(document.getElementById("graphiql")).render(

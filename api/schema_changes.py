@@ -6,8 +6,8 @@ it on a line that says "Breaking" and names its schema coordinate, e.g.
 
 The base is the schema at the merge-base of HEAD and main (`origin/main`, else `main`): what
 this branch changed. At main's tip, it is HEAD's when the file has uncommitted changes, else
-the parent commit's (CI's clone of main: what the last commit or merge changed). Without git history, or with no schema at the base, there is
-nothing to compare and the check says so.
+the parent commit's (CI's clone of main: what the last commit or merge changed). Without
+git history, or with no schema at the base, there is nothing to compare and the check says so.
 """
 
 from __future__ import annotations
