@@ -3,6 +3,7 @@ trusted documents, conditional GETs, GraphiQL served offline, named WebSocket re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -121,14 +122,8 @@ async def test_open_subscriptions_are_counted(app: Starlette, client: httpx.Asyn
             text = (await client.get("/metrics")).text
             if sample(text, "heed_open_subscriptions") == 1:
                 break
-            await _pause()
+            await asyncio.sleep(0.05)
         assert sample(text, "heed_open_subscriptions") == 1
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.05)
 
 
 # Request logs
