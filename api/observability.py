@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError, OperationDefinitionNode, parse
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from api.runtime import Runtime
 
 request_logger = logging.getLogger("heed.request")
+disable_created_metrics()  # `*_created` series say when a worker started: noise per label
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -192,7 +199,7 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        seen: dict[str, Any] = {"status": 500, "body": b"", "request_id": None}
+        seen: dict[str, Any] = {"status": 500, "body": b"", "request_id": None, "page": False}
 
         async def observed_send(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -200,6 +207,8 @@ class RequestObserver:
                 for key, value in message.get("headers", ()):
                     if key == b"x-request-id":
                         seen["request_id"] = value.decode("latin-1")
+                    elif key == b"content-type" and value.startswith(b"text/html"):
+                        seen["page"] = True  # GraphiQL, not a GraphQL request
             elif message["type"] == "http.response.body" and not seen["body"]:
                 seen["body"] = message.get("body", b"")[:16]
             await send(message)
@@ -212,7 +221,8 @@ class RequestObserver:
             status: int = seen["status"]
             outcome = outcome_of(status, seen["body"])
             runtime: Runtime | None = getattr(scope["app"].state, "runtime", None)
-            if runtime is not None and scope["path"] == "/graphql":
+            graphql = scope["path"] == "/graphql" and not seen["page"]
+            if runtime is not None and graphql:
                 runtime.metrics.observe(state.get("operation"), outcome, seconds)
             request_logger.info(
                 "%s %s %s",
@@ -223,7 +233,7 @@ class RequestObserver:
                     "request_id": seen["request_id"],
                     "operation": state.get("operation"),
                     "organization": state.get("organization"),
-                    "outcome": outcome if scope["path"] == "/graphql" else None,
+                    "outcome": outcome if graphql else None,
                     "status": status,
                     "duration_ms": round(seconds * 1000, 2),
                 },

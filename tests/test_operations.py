@@ -59,7 +59,18 @@ async def test_metrics_show_a_request_by_operation_and_outcome(
     await graphql(client, query, headers)
     await graphql(client, query, headers)  # the second is answered from memory
     await client.post("/graphql", json={"query": "{ nope }"}, headers=headers)
+    pages_before = sample(
+        (await client.get("/metrics")).text,
+        "heed_graphql_requests_total",
+        operation="anonymous",
+        outcome="ok",
+    )
+    await client.get("/graphql", headers={"accept": "text/html"})  # GraphiQL: not counted
     text = (await client.get("/metrics")).text
+    assert "_created" not in text
+    assert sample(text, "heed_graphql_requests_total", operation="anonymous", outcome="ok") == (
+        pages_before
+    )
 
     assert sample(text, "heed_graphql_requests_total", operation=operation, outcome="ok") == 2
     assert sample(text, "heed_graphql_request_duration_seconds_count", operation=operation) == 2
