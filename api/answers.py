@@ -56,7 +56,7 @@ class _Answer:
 class AnswerCache:
     def __init__(self, state_fields: Collection[str], max_tokens: int, max_bytes: int) -> None:
         self._state_fields = frozenset(state_fields)
-        self._max_tokens = max_tokens
+        self.max_tokens = max_tokens
         self._max_bytes = max_bytes
         self._bytes = 0
         self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
@@ -73,8 +73,8 @@ class AnswerCache:
             return None
         actor = context.actor
         query = params["query"]
-        roots = root_fields(query, params.get("operationName"), self._max_tokens)
-        if roots is None or not roots & self._state_fields:
+        roots = root_fields(query, params.get("operationName"), self.max_tokens)
+        if roots is None or not self.reads_state(roots):
             return None
         version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
         context.reads.prime_viewer_state(state)
@@ -88,6 +88,10 @@ class AnswerCache:
             orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
         )
         return Question(key, version, context.release.number, time.time())
+
+    def reads_state(self, roots: Collection[str]) -> bool:
+        """Whether a query with these root fields reads onboarding state (not only content)."""
+        return not self._state_fields.isdisjoint(roots)
 
     def get(self, question: Question) -> bytes | None:
         answer = self._answers.get(question.key)

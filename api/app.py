@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.answers import AnswerCache
@@ -17,8 +17,11 @@ from api.content.preview import DraftPreview
 from api.db import is_postgres, is_reachable, open_database, using
 from api.db.listen import Listener
 from api.faults import guarded
+from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql_http import graphql_endpoint
 from api.members import MemberRegistry
+from api.observability import RequestObserver, metrics_endpoint
+from api.persisted import DocumentRegistry, load_manifest
 from api.progress.live import ProgressHub
 from api.ratelimit import RateLimiter
 from api.runtime import Runtime
@@ -105,7 +108,11 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             ),
             limiter=RateLimiter(settings.rate_limits),
             development_token=development_token,
+            documents=DocumentRegistry(
+                load_manifest(settings.trusted_documents) if settings.trusted_documents else None
+            ),
         )
+        runtime.metrics.watch(runtime)
         follower = ReleaseFollower(
             database,
             listener,
@@ -128,14 +135,16 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 await listener.stop()
             await database.close_connections()
 
-    app = Starlette(
-        routes=[
-            Route("/graphql", guarded(graphql_endpoint), methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", Subscriptions()),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-        ],
-        lifespan=lifespan,
-    )
+    routes: list[BaseRoute] = [
+        Route("/graphql", guarded(graphql_endpoint), methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", Subscriptions()),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
+    ]
+    if not settings.is_production:
+        routes.append(Mount(ASSETS_PATH, graphiql_assets()))
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.add_middleware(DatabaseContextMiddleware)
+    app.add_middleware(RequestObserver)
     return app

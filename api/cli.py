@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -18,6 +20,7 @@ from api.auth import AuthError, mint_token, with_development_secret
 from api.content import check_command, write_json_schema
 from api.content.store import PublishConflict, PublishRefused, PublishResult, publish
 from api.db import DatabaseUnavailable, open_database, using
+from api.observability import configure_logging
 from api.settings import ConfigError, Settings
 
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
@@ -173,12 +176,35 @@ async def _republish_on_change(settings: Settings, refused_at_start: bool) -> No
         await database.close_connections()
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """Take the port before saying anything, so a port in use is one clear line, not a
+    banner followed by a server failing to start."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} on {host} is already in use: stop what listens there, or pick "
+                "another port (heed serve --port N, or make serve PORT=N)"
+            ) from None
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve_command(args: argparse.Namespace) -> None:
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
     from api.server import uvicorn_options
 
     settings = load_settings()
+    configure_logging(settings.is_production)
     asyncio.run(_migrate(settings))
     refused = False
     if not settings.is_production:
@@ -194,6 +220,7 @@ def serve_command(args: argparse.Namespace) -> None:
         # SQLite has no NOTIFY: workers look for the watcher's releases this often
         os.environ.setdefault("HEED_RELEASE_POLL_SECONDS", str(WATCH_POLL_SECONDS))
         threading.Thread(target=watch_content, args=(settings, refused), daemon=True).start()
+    sock = listen(args.host, args.port)
     url = f"http://{args.host}:{args.port}/graphql"
     if not settings.is_production:
         token = mint_token(
@@ -207,31 +234,38 @@ def serve_command(args: argparse.Namespace) -> None:
         )
         os.environ[DEV_TOKEN_ENV] = token
         print(f"Heed is serving GraphQL (and GraphiQL) on {url}")
-        print("Development token (member 'dev', organization 'demo', role admin):")
-        print(token, flush=True)
+        print("Development token (member 'dev', organization 'demo', role admin), for a shell:")
+        print(f"export TOKEN={token}", flush=True)
     else:
         print(f"Heed is serving GraphQL on {url}", flush=True)
     # Each worker enforces its share of the rate limits (api.ratelimit).
     os.environ.setdefault("HEED_WORKERS", str(args.workers))
-    uvicorn.run(
+    config = uvicorn.Config(
         "api.cli:app_from_environment",
         factory=True,
         host=args.host,
         port=args.port,
         workers=args.workers,
-        log_level="info",
+        log_config=None,  # configure_logging's handlers, in every worker
+        access_log=False,  # Heed writes its own line per request
         # Client addresses come from X-Forwarded-For only behind a trusted proxy, and the app
         # reads that header itself (HEED_TRUSTED_PROXIES): uvicorn's own rewriting stays off.
         proxy_headers=False,
         **uvicorn_options(settings.limits),
     )
+    if args.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])
 
 
 def app_from_environment() -> object:
     """Uvicorn's factory: each worker process builds its app from the same environment."""
     from api.app import create_app
 
-    return create_app(load_settings(), development_token=os.environ.get(DEV_TOKEN_ENV))
+    settings = load_settings()
+    configure_logging(settings.is_production)
+    return create_app(settings, development_token=os.environ.get(DEV_TOKEN_ENV))
 
 
 def export_schema_command(args: argparse.Namespace) -> None:
@@ -246,6 +280,28 @@ def export_schema_command(args: argparse.Namespace) -> None:
         return
     path.write_text(sdl)
     print(f"wrote {path}")
+
+
+def schema_changes_command(args: argparse.Namespace) -> None:
+    from api.schema_changes import check
+
+    outcome = check(Path.cwd(), args.schema, args.changelog, args.base)
+    if outcome.base is None:
+        print(f"{args.schema}: no earlier version to compare with (no git history or no base)")
+        return
+    base = outcome.base
+    for name, text in outcome.breaking:
+        state = "missing from" if (name, text) in outcome.unacknowledged else "acknowledged in"
+        print(f"breaking: {text} ({name}: {state} {args.changelog})")
+    if outcome.unacknowledged:
+        names = ", ".join(sorted({name for name, _ in outcome.unacknowledged}))
+        raise CommandError(
+            f"{args.schema} breaks clients compared with {base.ref[:12]} ({base.why}): "
+            f"acknowledge each change with a line in {args.changelog} such as "
+            f"'- Breaking: `{outcome.unacknowledged[0][0]}` …' ({names}), or keep the schema "
+            "compatible"
+        )
+    print(f"{args.schema}: no unacknowledged breaking change since {base.ref[:12]} ({base.why})")
 
 
 def _key_value(item: str) -> tuple[str, str]:
@@ -267,19 +323,24 @@ def _redacted(url: str) -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="heed", description="Heed: a headless GraphQL API for B2B onboarding."
+        prog="heed",
+        description="Heed: a headless GraphQL API for B2B onboarding.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(
         "serve",
         help="migrate, publish ./content (development), and serve GraphQL on /graphql",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
     serve.add_argument(
-        "--watch", action="store_true", help="republish the content folder when files change"
+        "--watch",
+        action="store_true",
+        help="republish the content folder (HEED_CONTENT_DIR) whenever a file in it changes",
     )
     serve.set_defaults(handler=serve_command)
 
@@ -287,7 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=migrate_command)
 
     token = commands.add_parser(
-        "token", help="print a member token signed with the configured secret"
+        "token",
+        help="print a member token signed with the configured secret",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     token.add_argument("--org", required=True, help="organization id (the token's 'org')")
     token.add_argument("--member", required=True, help="member id (the token's 'sub')")
@@ -328,6 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", default="schema.graphql")
     export.add_argument("--check", action="store_true", help="fail if the file is out of date")
     export.set_defaults(handler=export_schema_command)
+
+    changes = commands.add_parser(
+        "schema-changes",
+        help="fail on breaking changes to the schema not acknowledged in the changelog",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    changes.add_argument("--schema", default="schema.graphql")
+    changes.add_argument("--changelog", default="CHANGELOG.md")
+    changes.add_argument(
+        "--base", help="git ref to compare with (default: the merge-base with main)"
+    )
+    changes.set_defaults(handler=schema_changes_command)
     return parser
 
 

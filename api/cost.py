@@ -165,9 +165,7 @@ class _Costing:
                 total += self.spread(selection.name.value, parent, defaults, depth)
         return total
 
-    def spread(
-        self, name: str, parent: Composite, defaults: Mapping[str, str], depth: int
-    ) -> int:
+    def spread(self, name: str, parent: Composite, defaults: Mapping[str, str], depth: int) -> int:
         fragment = self.fragments.get(name)
         if fragment is None or name in self.visiting:
             return 0  # unknown or cyclic: other validation rules report it

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -18,19 +19,21 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from api.answers import Question
+from api.answers import Question, root_fields
 from api.auth import AuthError
 from api.content.preview import PreviewInvalid
 from api.context import Context
 from api.db import DatabaseUnavailable, is_connection_failure
 from api.faults import HEALTH, RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, request_id_of
+from api.graphiql import graphiql_html
 from api.limits import InputRejected, check_variables
+from api.observability import document_operation_name, note
+from api.persisted import PersistedDocumentError, requested_hash
 from api.ratelimit import RateLimited, client_address
 from api.runtime import Runtime
 from schema import is_unexpected
@@ -58,7 +61,7 @@ async def graphql_endpoint(request: Request) -> Response:
     request_id = request_id_of(request)
     if _wants_ide(request):
         if not runtime.settings.is_production:
-            return HTMLResponse(_ide_html(runtime))
+            return HTMLResponse(graphiql_html(runtime.development_token))
         return _error_response(404, "GraphiQL is disabled in production", JSON, request_id)
     media_type = JSON
     try:
@@ -66,18 +69,21 @@ async def graphql_endpoint(request: Request) -> Response:
         address = _client_address(request, runtime)
         runtime.limiter.before_authentication(address)
         params = await _read_params(request, runtime.settings.limits.max_body_bytes)
+        _resolve_document(request, runtime, params)
         _check_inputs(params, runtime)
         try:
             context = await _build_context(request, runtime, request_id)
         except AuthError:
             runtime.limiter.failed_authentication(address)
             raise
+        note(request, organization=getattr(context.principal, "organization_id", None))
         runtime.limiter.after_authentication(
             context.principal, params["query"], params.get("operationName")
         )
         question = await _question(runtime, context, params)
         if question is not None:
             cached = runtime.answers.get(question)
+            runtime.metrics.answer_cache_lookup(cached is not None)
             if cached is not None:
                 return _ok(cached, media_type, request_id)
         result = await runtime.schema.execute(
@@ -98,6 +104,9 @@ async def graphql_endpoint(request: Request) -> Response:
     except RateLimited as exc:
         headers = {"Retry-After": str(exc.retry_after)}
         return _error_response(429, exc.message, media_type, request_id, "RATE_LIMITED", headers)
+    except PersistedDocumentError as exc:
+        status = 400 if media_type == GRAPHQL_RESPONSE else 200
+        return _error_response(status, exc.message, media_type, request_id, exc.code)
     except InvalidOperationTypeError:
         return _error_response(
             405,
@@ -116,7 +125,43 @@ async def graphql_endpoint(request: Request) -> Response:
     response = _result_response(result, media_type, request_id, runtime.settings.is_production)
     if question is not None and not result.errors and result.data is not None:
         runtime.answers.put(question, bytes(response.body), context.catalog)
+    if request.method == "GET" and response.status_code == 200 and not result.errors:
+        return _conditional(request, runtime, params, response)
     return response
+
+
+def _resolve_document(request: Request, runtime: Runtime, params: dict[str, Any]) -> None:
+    """Persisted and trusted documents become the query they name; the operation's name is
+    noted for metrics and the request log."""
+    runtime.documents.resolve(params)
+    name = params.get("operationName") or document_operation_name(params["query"])
+    note(request, operation=name)
+
+
+def _conditional(
+    request: Request, runtime: Runtime, params: dict[str, Any], response: Response
+) -> Response:
+    """Content-only GET answers carry an ETag (a hash of the answer, so it changes exactly
+    when the answer does) and are answered 304 to a matching If-None-Match. They depend on
+    the token's audience, so only private caches may keep them, and must revalidate."""
+    roots = root_fields(params["query"], params.get("operationName"), runtime.answers.max_tokens)
+    if roots is None or runtime.answers.reads_state(roots):
+        return response
+    etag = '"' + hashlib.blake2b(bytes(response.body), digest_size=16).hexdigest() + '"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        "Vary": "Authorization, Accept",
+        "x-request-id": response.headers["x-request-id"],
+    }
+    if etag in _etags(request.headers.get("if-none-match", "")):
+        return Response(status_code=304, headers=headers)
+    response.headers.update(headers)
+    return response
+
+
+def _etags(header: str) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 def _client_address(request: Request, runtime: Runtime) -> str:
@@ -161,22 +206,13 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
-def _ide_html(runtime: Runtime) -> str:
-    html = get_graphql_ide_html("graphiql")
-    if runtime.development_token:
-        headers = orjson.dumps({"Authorization": f"Bearer {runtime.development_token}"}).decode()
-        html = html.replace("const defaultHeaders = {};", f"const defaultHeaders = {headers};")
-    return html
-
-
 def _negotiate(accept: str) -> str:
-    """Prefer the spec's media type; fall back to JSON; refuse what neither satisfies."""
-    if not accept.strip():
-        return JSON
-    types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    if GRAPHQL_RESPONSE in types or "application/*" in types or "*/*" in types:
+    """The spec's media type when the client names it; JSON for clients that name JSON, a
+    wildcard or nothing (as the spec asks, for older clients); refuse anything else."""
+    types = {part.split(";")[0].strip().lower() for part in accept.split(",")} - {""}
+    if GRAPHQL_RESPONSE in types:
         return GRAPHQL_RESPONSE
-    if JSON in types:
+    if not types or types & {JSON, "application/*", "*/*"}:
         return JSON
     raise RequestError(406, f"cannot answer with any of: {accept}; ask for {GRAPHQL_RESPONSE}")
 
@@ -228,7 +264,7 @@ def _parse_json(raw: str | bytes, what: str) -> Any:
 
 
 def _check_params(params: Mapping[str, Any]) -> None:
-    if not isinstance(params.get("query"), str):
+    if not isinstance(params.get("query"), str) and requested_hash(params) is None:
         raise RequestError(400, "'query' must be a string holding a GraphQL document")
     expected = {"variables": dict, "operationName": str, "extensions": dict}
     for key, kind in expected.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.context import TortoiseContext
@@ -11,6 +11,8 @@ from api.answers import AnswerCache
 from api.content.preview import DraftPreview
 from api.content.store import LiveRelease
 from api.members import MemberRegistry
+from api.observability import Metrics
+from api.persisted import DocumentRegistry
 from api.progress.live import ProgressHub
 from api.ratelimit import RateLimiter
 from api.settings import Settings
@@ -28,6 +30,8 @@ class Runtime:
     answers: AnswerCache
     limiter: RateLimiter
     development_token: str | None = None
+    metrics: Metrics = field(default_factory=Metrics)
+    documents: DocumentRegistry = field(default_factory=DocumentRegistry)
     release: LiveRelease | None = None
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
     follower: Any = None  # the ReleaseFollower keeping `release` current

@@ -73,6 +73,7 @@ class Settings:
     release_poll_seconds: float = 2.0
     answer_cache_mb: int = 32
     database_pool_size: int = 16
+    trusted_documents: Path | None = None
     limits: Limits = field(default_factory=Limits)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ()
@@ -133,6 +134,7 @@ class Settings:
             release_poll_seconds=_positive_number(env, "HEED_RELEASE_POLL_SECONDS", 2.0),
             answer_cache_mb=_positive_int(env, "HEED_ANSWER_CACHE_MB", 32),
             database_pool_size=_positive_int(env, "HEED_DB_POOL_SIZE", 16),
+            trusted_documents=_trusted_documents(env),
             limits=Limits(
                 max_depth=_positive_int(env, "HEED_MAX_DEPTH", Limits.max_depth),
                 max_aliases=_positive_int(env, "HEED_MAX_ALIASES", Limits.max_aliases),
@@ -213,6 +215,20 @@ def _trusted_proxies(env: Mapping[str, str]) -> tuple[str, ...]:
                 f"HEED_TRUSTED_PROXIES must list IP addresses or networks, not {proxy!r}"
             ) from None
     return proxies
+
+
+def _trusted_documents(env: Mapping[str, str]) -> Path | None:
+    """The manifest of the only documents to run; read now so a bad one stops the start."""
+    from api.persisted import ManifestError, load_manifest
+
+    value = env.get("HEED_TRUSTED_DOCUMENTS") or None
+    if value is None:
+        return None
+    try:
+        load_manifest(Path(value))
+    except ManifestError as exc:
+        raise ConfigError(f"HEED_TRUSTED_DOCUMENTS: {exc}") from None
+    return Path(value)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

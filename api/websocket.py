@@ -24,12 +24,30 @@ from api.ws_limits import (
     LimitedWebSocketAdapter,
     SocketCounts,
 )
+from api.ws_protocols import (
+    LegacyWSHandler,
+    NamedRejectionAdapter,
+    TransportWSHandler,
+    refuse_with_reason,
+)
+
+
+class WebSocketAdapter(LimitedWebSocketAdapter, NamedRejectionAdapter):
+    """Messages bounded as HTTP bodies are (api.ws_limits); a refusal says why."""
+
+
+class TransportHandler(GuardedTransportWSHandler, TransportWSHandler):  # type: ignore[misc]
+    """graphql-transport-ws held to the HTTP rules, observed for metrics, trusted documents."""
+
+
+class LegacyHandler(GuardedWSHandler, LegacyWSHandler):  # type: ignore[misc]
+    """The same for the older graphql-ws protocol."""
 
 
 class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
-    websocket_adapter_class = LimitedWebSocketAdapter  # type: ignore[assignment]
-    graphql_transport_ws_handler_class = GuardedTransportWSHandler
-    graphql_ws_handler_class = GuardedWSHandler
+    websocket_adapter_class = WebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportHandler
+    graphql_ws_handler_class = LegacyHandler
 
     def __init__(self, runtime: Runtime) -> None:
         limits = runtime.settings.limits
@@ -55,7 +73,9 @@ class SubscriptionEndpoint(GraphQL):  # type: ignore[type-arg]
         try:
             await context.sign_in(headers)
         except AuthError as exc:
+            refuse_with_reason(context.request, exc.reason)
             raise ConnectionRejectionError({"message": exc.reason, "code": exc.code}) from None
         if context.member is None:
+            refuse_with_reason(context.request, "subscriptions need a member's token")
             raise ConnectionRejectionError({"message": "subscriptions need a member's token"})
         return UNSET

@@ -290,7 +290,7 @@ class ProgressEvent:
     )
     action: ProgressAction  # type: ignore[valid-type]
     member_id: strawberry.ID | None = strawberry.field(
-        description="Who did it; null when it was the admin key (RESET)."
+        description="Who did it; null when it was the admin key (RESET), and for RESYNC."
     )
     at: dt.datetime
 
@@ -301,7 +301,7 @@ class ProgressEvent:
             flow_id=notice["flowId"],
             step_id=notice["stepId"] or None,
             action=DomainProgressAction(notice["action"]),
-            member_id=notice["memberId"],
+            member_id=notice["memberId"] or None,
             at=dt.datetime.fromisoformat(notice["at"]),
         )
 

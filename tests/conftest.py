@@ -35,6 +35,8 @@ T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-" + "x" * 40
 TEST_ADMIN_KEY = "test-admin-key-" + "y" * 20
+# What current GraphQL clients send; the wildcard and no-Accept cases are tested on their own.
+MODERN_CLIENT = {"accept": "application/graphql-response+json, application/json;q=0.9"}
 DEFAULT_POSTGRES = "postgresql://127.0.0.1:5432/postgres"
 # The suite sends thousands of requests from one address: the rate-limit tests set their own.
 UNLIMITED = RateLimits(*(10**9,) * 6)
@@ -190,7 +192,9 @@ async def running_app(settings: Settings) -> AsyncIterator[tuple[Starlette, http
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://heed.test") as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://heed.test", headers=MODERN_CLIENT
+        ) as client:
             yield app, client
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -151,7 +152,8 @@ def served(env: dict[str, str], database_url: str) -> Iterator[tuple[str, str]]:
         assert lines[0].startswith(("published release", "release ")), lines
         assert lines[1].startswith("Heed is serving GraphQL"), lines
         assert f"{url}/graphql" in lines[1]
-        yield url, lines[3].strip()
+        assert lines[3].startswith("export TOKEN="), lines
+        yield url, lines[3].strip().removeprefix("export TOKEN=")
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -171,3 +173,75 @@ def test_serve_answers_the_quickstart_query_with_the_printed_token(
     assert body["data"] == {"viewer": {"member": {"id": "dev"}, "organization": {"id": "demo"}}}
     assert body["extensions"]["cost"] == {"requestedQueryCost": 2, "maximumAvailable": 10_000}
     assert httpx.get(f"{url}/readyz").json()["ready"] is True
+
+
+def test_serve_on_a_taken_port_says_so_before_any_banner(
+    env: dict[str, str], database_url: str
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = heed("serve", "--port", str(port), env={**env, "DATABASE_URL": database_url})
+    assert result.returncode == 1
+    assert "Heed is serving" not in result.stdout
+    assert "TOKEN" not in result.stdout
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_help_shows_defaults(env: dict[str, str]) -> None:
+    result = heed("serve", "--help", env=env)
+    assert "(default: 8000)" in result.stdout
+    assert "(default: 127.0.0.1)" in result.stdout
+
+
+def test_production_logs_one_json_line_per_request_and_no_access_log(
+    env: dict[str, str], database_url: str
+) -> None:
+    secret = "cli-production-secret-" + "p" * 20
+    port = free_port()
+    process = subprocess.Popen(  # noqa: S603 (our own CLI)
+        [*HEED, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={
+            **env,
+            "DATABASE_URL": database_url,
+            "HEED_ENV": "production",
+            "HEED_JWT_SECRET": secret,
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        bearer = jwt.encode(
+            {"sub": "ann", "org": "acme", "exp": int(time.time()) + 60}, secret, algorithm="HS256"
+        )
+        response = httpx.post(
+            f"{url}/graphql",
+            json={"query": "query Me { viewer { member { id } } }"},
+            headers={"Authorization": f"Bearer {bearer}", "x-request-id": "cli-req-1"},
+        )
+        assert response.status_code == 200, response.text
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    requests = [line for line in lines if line["logger"] == "heed.request"]
+    graphql = [line for line in requests if line.get("request_id") == "cli-req-1"]
+    assert len(graphql) == 1, stderr
+    assert graphql[0]["operation"] == "Me"
+    assert graphql[0]["organization"] == "acme"
+    assert graphql[0]["status"] == 200
+    assert graphql[0]["duration_ms"] >= 0
+    assert not [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert bearer not in stderr

@@ -29,18 +29,6 @@ logger = logging.getLogger("heed.progress")
 
 PROGRESS_CHANNEL = "heed_progress"
 QUEUE_SIZE = 256
-RESYNC = "resync"
-
-
-def resync_event(organization_id: str) -> dict[str, Any]:
-    return {
-        "organizationId": organization_id,
-        "flowId": "",
-        "stepId": "",
-        "action": RESYNC,
-        "memberId": "",
-        "at": dt.datetime.now(dt.UTC).isoformat(),
-    }
 
 
 class ProgressAction(StrEnum):
@@ -51,6 +39,18 @@ class ProgressAction(StrEnum):
     REOPENED = "reopened"
     HELP_REQUESTED = "help_requested"
     RESET = "reset"
+    RESYNC = "resync"  # changes may have been missed: refetch what you show
+
+
+def resync_event(organization_id: str) -> dict[str, Any]:
+    return {
+        "organizationId": organization_id,
+        "flowId": "",
+        "stepId": "",
+        "action": ProgressAction.RESYNC.value,
+        "memberId": "",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
 
 
 class ProgressHub:

@@ -61,7 +61,12 @@ def heed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     )
     try:
         assert process.stdout is not None
-        lines = [process.stdout.readline() for _ in range(4)]
+        token = ""
+        for _ in range(10):  # the banner: the URL, then `export TOKEN=…`
+            line = process.stdout.readline()
+            if line.startswith("export TOKEN="):
+                token = line.removeprefix("export TOKEN=").strip()
+                break
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -70,7 +75,7 @@ def heed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        yield url, lines[3].strip()
+        yield url, token
     finally:
         process.terminate()
         process.wait(timeout=20)
