@@ -89,7 +89,7 @@ function LocaleSwitch({ locale, onChange, t }) {
 }
 
 function RequestsForMe({ requests, flows, t }) {
-  const open = requests.filter((request) => request.status === "open");
+  const open = requests.filter((request) => request.status === "OPEN");
   if (!open.length) return null;
   // Step titles from the checklist, so that they follow the locale chosen on this page.
   const titleOf = (request) =>
@@ -138,7 +138,7 @@ function StepRow({ flow, step, viewer, t }) {
     .map((e) => e.message)[0];
   const canAct = step.status === "AVAILABLE" || step.status === "SKIPPED";
   const sent = viewer.sentHelpRequests.filter(
-    (r) => r.flowId === flow.id && r.stepId === step.id && r.status === "open",
+    (r) => r.flowId === flow.id && r.stepId === step.id && r.status === "OPEN",
   );
   return (
     <li data-step={step.id} data-status={step.status} className={`step ${step.status}`}>

@@ -6,6 +6,9 @@
 // - a content item differs by requested locale and revision.
 // Always select the key fields (Flow: id locale; ContentItem: id requestedLocale revision).
 
+/** The types of the `ContentItem` interface (schema.graphql). */
+export const CONTENT_TYPES = ["ContentDocument", "FlowContent", "Survey", "Announcement"];
+
 /** Apollo Client: `new InMemoryCache({ typePolicies: heedTypePolicies })`. */
 export const heedTypePolicies = {
   Flow: {
@@ -17,7 +20,10 @@ export const heedTypePolicies = {
     },
   },
   Step: { keyFields: false },
-  ContentItem: { keyFields: ["id", "requestedLocale", "revision"] },
+  // ContentItem is an interface: each of its types is keyed the same way.
+  ...Object.fromEntries(
+    CONTENT_TYPES.map((type) => [type, { keyFields: ["id", "requestedLocale", "revision"] }]),
+  ),
   Viewer: { keyFields: [], merge: true },
 };
 
@@ -25,7 +31,9 @@ export const heedTypePolicies = {
 export const heedGraphcacheKeys = {
   Flow: (flow) => `${flow.id}|${flow.locale}`,
   Step: () => null,
-  ContentItem: (item) => `${item.id}|${item.requestedLocale}|${item.revision}`,
+  ...Object.fromEntries(
+    CONTENT_TYPES.map((type) => [type, (item) => `${item.id}|${item.requestedLocale}|${item.revision}`]),
+  ),
   Viewer: () => "viewer",
   Progress: () => null,
   SearchHit: () => null,

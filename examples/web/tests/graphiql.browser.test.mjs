@@ -73,7 +73,7 @@ describe("GraphiQL in Chromium", { skip: missing ?? false }, () => {
     );
     assert.deepEqual(done.data.completeStep.userErrors, []);
     await page.locator(".graphiql-response").getByText('"create-account"').first().waitFor();
-    assert.match(await page.locator(".graphiql-response").innerText(), /"action": "completed"/);
+    assert.match(await page.locator(".graphiql-response").innerText(), /"action": "COMPLETED"/);
     assert.deepEqual(outside, []);
   });
 });
