@@ -32,6 +32,23 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks: who delivers, how hard it retries, which URLs are allowed."""
+
+    delivery: bool = True  # a delivery worker in every `heed serve` process
+    poll_seconds: float = 1.0  # how often an idle worker looks for due messages
+    timeout_seconds: float = 10.0
+    concurrency: int = 8  # requests in flight per worker
+    retry_base_seconds: float = 5.0  # first retry delay, doubled at each attempt
+    retry_max_seconds: float = 6 * 3600.0
+    max_attempts: int = 16
+    disable_after_seconds: float = 5 * 24 * 3600.0  # an endpoint failing this long is disabled
+    secret_overlap_seconds: int = 24 * 3600  # the old secret still signs this long
+    allow_http: bool = False  # plain http in production
+    allow_private: bool = False  # loopback, private, link-local and metadata addresses
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: Environment = "development"
     data_dir: Path = Path("data")
@@ -50,6 +67,7 @@ class Settings:
     answer_cache_mb: int = 32
     database_pool_size: int = 16
     limits: Limits = field(default_factory=Limits)
+    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
 
     @property
     def is_production(self) -> bool:
@@ -113,6 +131,7 @@ class Settings:
                 max_tokens=_positive_int(env, "HEED_MAX_TOKENS", Limits.max_tokens),
                 max_body_bytes=_positive_int(env, "HEED_MAX_BODY_BYTES", Limits.max_body_bytes),
             ),
+            webhooks=_webhook_settings(env),
         )
 
 
@@ -160,3 +179,43 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
+    default = WebhookSettings()
+    return WebhookSettings(
+        delivery=_flag(env, "HEED_WEBHOOK_DELIVERY", default.delivery),
+        poll_seconds=_positive_float(env, "HEED_WEBHOOK_POLL_SECONDS", default.poll_seconds),
+        timeout_seconds=_positive_float(
+            env, "HEED_WEBHOOK_TIMEOUT_SECONDS", default.timeout_seconds
+        ),
+        concurrency=_positive_int(env, "HEED_WEBHOOK_CONCURRENCY", default.concurrency),
+        retry_base_seconds=_positive_float(
+            env, "HEED_WEBHOOK_RETRY_BASE_SECONDS", default.retry_base_seconds
+        ),
+        retry_max_seconds=_positive_float(
+            env, "HEED_WEBHOOK_RETRY_MAX_SECONDS", default.retry_max_seconds
+        ),
+        max_attempts=_positive_int(env, "HEED_WEBHOOK_MAX_ATTEMPTS", default.max_attempts),
+        disable_after_seconds=_positive_float(
+            env, "HEED_WEBHOOK_DISABLE_AFTER_SECONDS", default.disable_after_seconds
+        ),
+        secret_overlap_seconds=_positive_int(
+            env, "HEED_WEBHOOK_SECRET_OVERLAP_SECONDS", default.secret_overlap_seconds
+        ),
+        allow_http=_flag(env, "HEED_WEBHOOK_ALLOW_HTTP", default.allow_http),
+        allow_private=_flag(env, "HEED_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
+    )
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a number greater than 0, not {raw}")
+    return value

@@ -29,7 +29,7 @@ from api.content.store import publish
 from api.db import open_database, using
 from api.db.statements import StatementCounter as SQLCounter
 from api.db.statements import counting_statements
-from api.settings import Settings
+from api.settings import Settings, WebhookSettings
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +178,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         content_dir=ROOT / "content",
         jwt_secret=TEST_SECRET,
         admin_key=TEST_ADMIN_KEY,
+        # The session's app sends no webhooks: tests/test_webhooks.py runs its own workers.
+        webhooks=WebhookSettings(delivery=False),
     )
 
 

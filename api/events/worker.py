@@ -1,0 +1,126 @@
+"""The delivery worker: runs in every `heed serve` process, or alone as `heed worker`.
+
+It works outside any request and any transaction: it claims due messages (a lease each),
+sends them concurrently with at most one in flight per line (endpoint and organization),
+logs each attempt and moves on. It wakes when Postgres notifies that the outbox trigger
+queued messages, and otherwise polls every `poll_seconds` (always, on SQLite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+from tortoise.context import TortoiseContext
+
+from api.db import using
+from api.db.listen import Listener
+from api.db.statements import background
+from api.events import store
+from api.events.delivery import http_client, send
+from api.events.store import Claimed
+from api.settings import Settings
+
+logger = logging.getLogger("heed.webhooks")
+
+CHANNEL = "heed_webhooks"
+LEASE_MARGIN_SECONDS = 5.0
+
+
+@dataclass
+class DeliveryStats:
+    """Counters for the metrics endpoint (monotonic, per process)."""
+
+    delivered: int = 0
+    failed_attempts: int = 0
+    gave_up: int = 0
+    endpoints_disabled: int = 0
+
+
+class DeliveryWorker:
+    def __init__(
+        self, database: TortoiseContext, settings: Settings, listener: Listener | None = None
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self.stats = DeliveryStats()
+        if listener is not None:
+            listener.listen(CHANNEL, lambda _payload: self._wake.set(), self._catch_up)
+
+    async def start(self) -> None:
+        self._client = http_client(self._settings)
+        self._task = asyncio.create_task(self._run_forever(), name="heed-webhooks")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _catch_up(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim what is due and send it; how many messages were attempted."""
+        assert self._client is not None, "start() first"
+        webhooks = self._settings.webhooks
+        now = dt.datetime.now(dt.UTC)
+        lease = dt.timedelta(seconds=webhooks.timeout_seconds + LEASE_MARGIN_SECONDS)
+        claimed = await store.claim(now, now + lease, webhooks.concurrency * 4)
+        if not claimed:
+            return 0
+        gate = asyncio.Semaphore(webhooks.concurrency)
+
+        async def deliver(message: Claimed) -> None:
+            async with gate:
+                await self._deliver(message)
+
+        await asyncio.gather(*(deliver(message) for message in claimed))
+        return len(claimed)
+
+    async def _deliver(self, message: Claimed) -> None:
+        assert self._client is not None
+        attempt = await send(self._client, message, self._settings)
+        await store.record_attempt(message, attempt)
+        if attempt.succeeded:
+            self.stats.delivered += 1
+            if message.failing_since is not None:
+                await store.endpoint_succeeded(message.endpoint_id)
+            return
+        self.stats.failed_attempts += 1
+        if attempt.next_attempt_at is None:
+            self.stats.gave_up += 1
+        reason = await store.endpoint_failed(
+            message.endpoint_id, attempt.at, self._settings.webhooks.disable_after_seconds
+        )
+        if reason is not None:
+            self.stats.endpoints_disabled += 1
+            where = urlsplit(message.url)
+            logger.warning("webhook endpoint %s%s disabled: %s", where.netloc, where.path, reason)
+
+    async def _run_forever(self) -> None:
+        poll = self._settings.webhooks.poll_seconds
+        with using(self._database), background():
+            while True:
+                try:
+                    attempted = await self.run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("webhook delivery round failed; retrying")
+                    attempted = 0
+                if attempted:
+                    continue
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), poll)
