@@ -8,10 +8,13 @@ unit does, for the whole catalogue.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import datetime as dt
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import jsonschema
@@ -20,13 +23,14 @@ from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
 from api.db import using
-from api.db.models import Event, Organization, WebhookMessage
+from api.db.models import Event, Organization, WebhookDelivery, WebhookMessage
 from api.events.catalogue import catalogue
 from api.progress.store import record_event
 from api.settings import Settings, WebhookSettings
 from tests.conftest import TEST_ADMIN_KEY, auth, graphql, running_app, unique
 from tests.webhook_receiver import Receiver, receiving
 
+T = TypeVar("T")
 FAST = WebhookSettings(
     poll_seconds=0.05,
     timeout_seconds=2.0,
@@ -159,6 +163,17 @@ async def write_events(org: str, events: list[tuple[str, dict[str, Any]]]) -> No
             )
 
 
+async def eventually(check: Callable[[], Awaitable[T]], within: float = 30.0) -> T:
+    """Poll until `check` gives something truthy (the bound only ends a hung test)."""
+    async with asyncio.timeout(within):
+        for _ in itertools.count():
+            found = await check()
+            if found:
+                return found
+            await asyncio.sleep(0.05)
+    raise AssertionError("unreachable")
+
+
 def validate(payload: dict[str, Any]) -> None:
     jsonschema.Draft202012Validator(
         catalogue()[payload["type"]].schema, format_checker=jsonschema.FormatChecker()
@@ -282,3 +297,152 @@ async def test_step_changes_through_the_api_arrive_in_order(
     assert [(d.type, d.data.get("stepId")) for d in delivered[: len(expected)]] == expected
     assert all(d.data["organizationId"] == org for d in delivered)
     assert receiver.refused == []
+
+
+async def deliveries_of(client: httpx.AsyncClient, endpoint_id: str) -> list[dict[str, Any]]:
+    body = await graphql(client, ENDPOINTS, {**ADMIN}, {"first": 100})
+    (endpoint,) = [e for e in body["data"]["webhookEndpoints"] if e["id"] == endpoint_id]
+    return [edge["node"] for edge in endpoint["deliveries"]["edges"]]
+
+
+async def test_a_failing_receiver_gets_retries_with_the_same_webhook_id(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    org = unique("retry")
+    async with receiving() as receiver:
+        receiver.statuses = [500, 503]
+        endpoint = await create_endpoint(client, receiver, org)
+        with database(hooks):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+        (delivered,) = await receiver.wait_for(1)
+    assert [r.status for r in receiver.requests] == [500, 503, 200]
+    assert {r.webhook_id for r in receiver.requests} == {delivered.webhook_id}
+    log = await deliveries_of(client, endpoint["id"])  # newest first
+    assert [(d["attempt"], d["statusCode"], d["succeeded"]) for d in log] == [
+        (3, 200, True),
+        (2, 503, False),
+        (1, 500, False),
+    ]
+    assert {d["eventId"] for d in log} == {delivered.webhook_id}
+    assert (log[0]["response"], log[1]["error"]) == ("ok", "HTTP 503")
+    assert [d["deliveredAt"] is not None for d in log] == [True, False, False]
+
+
+async def test_a_receiver_down_for_a_while_then_back_gets_everything(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    """Nothing listens on the port at first (connection refused), then a receiver starts."""
+    org = unique("down")
+    async with receiving() as placeholder:
+        port = placeholder.port
+        endpoint = await create_endpoint(client, placeholder, org)
+    events = [(name, SAMPLES[name]) for name in ("step.completed", "flow.completed")]
+    with database(hooks):
+        await write_events(org, events)
+        mine = WebhookMessage.filter(organization__external_id=org)
+        await eventually(lambda: mine.filter(attempts__gte=2, state="pending").exists())
+    log = await deliveries_of(client, endpoint["id"])
+    assert len(log) >= 2
+    assert all(not d["succeeded"] and d["statusCode"] is None for d in log)
+    assert "ConnectError" in log[0]["error"]
+    async with receiving(port, *placeholder.secrets) as receiver:
+        delivered = await receiver.wait_for(2)
+    assert [d.type for d in delivered] == ["step.completed", "flow.completed"]
+
+
+async def test_a_4xx_answer_is_final_and_the_line_moves_on(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    org = unique("refused")
+    async with receiving() as receiver:
+        receiver.statuses = [400]
+        await create_endpoint(client, receiver, org)
+        with database(hooks):
+            await write_events(
+                org,
+                [
+                    ("step.assigned", SAMPLES["step.assigned"]),
+                    ("owner.changed", SAMPLES["owner.changed"]),
+                ],
+            )
+        (delivered,) = await receiver.wait_for(1)
+    assert [r.status for r in receiver.requests] == [400, 200]
+    assert delivered.type == "owner.changed"
+    with database(hooks):
+        states = await WebhookMessage.filter(organization__external_id=org).order_by("id")
+    assert [(m.state, m.attempts) for m in states] == [("failed", 1), ("delivered", 1)]
+
+
+async def test_429_waits_as_long_as_retry_after_says(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    """A database of its own: no other test's worker (with other settings) shares it."""
+    patient = replace(FAST, retry_max_seconds=7200)
+    org = unique("slowdown")
+    alone = replace(settings, database_url=fresh_database_url, webhooks=patient)
+    async with (
+        running_app(alone) as (app, client),
+        receiving() as receiver,
+    ):
+        receiver.statuses = [429]
+        receiver.retry_after = "3600"
+        await create_endpoint(client, receiver, org)
+        with using(app.state.runtime.database):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+            logged = WebhookDelivery.filter(message__organization__external_id=org)
+            attempt = await eventually(logged.first)
+            message = await WebhookMessage.get(id=attempt.message_id)  # type: ignore[attr-defined]
+    assert (attempt.status_code, attempt.succeeded) == (429, False)
+    assert message.state == "pending"
+    assert message.next_attempt_at >= attempt.created_at + dt.timedelta(seconds=3599)
+    assert len(receiver.requests) == 1
+
+
+async def test_one_organizations_events_arrive_in_order_despite_a_failure(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    org = unique("order")
+    async with receiving() as receiver:
+        receiver.statuses = [500, 500]
+        await create_endpoint(client, receiver, org)
+        names = ["member.joined", "step.assigned", "step.completed", "help.resolved"]
+        with database(hooks):
+            for name in names:  # separate transactions: separate changes
+                await write_events(org, [(name, SAMPLES[name])])
+        delivered = await receiver.wait_for(len(names))
+    assert [d.type for d in delivered] == names
+    # The first message failed twice; nothing after it was sent before it succeeded.
+    assert [r.type for r in receiver.requests[:3]] == ["member.joined"] * 3
+
+
+async def test_an_endpoint_failing_too_long_is_disabled(
+    settings: Settings, fresh_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    quick = replace(FAST, disable_after_seconds=0.01, max_attempts=100)
+    org = unique("disable")
+    alone = replace(settings, database_url=fresh_database_url, webhooks=quick)
+    async with running_app(alone) as (app, client):
+        async with receiving() as receiver:
+            receiver.statuses = [500] * 1000
+            endpoint = await create_endpoint(client, receiver, org)
+            with using(app.state.runtime.database):
+                await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+            await receiver.wait_requests(2)
+            stats = app.state.runtime.webhooks.stats
+            await eventually(lambda: asyncio.sleep(0, stats.endpoints_disabled))
+        body = await graphql(client, ENDPOINTS, ADMIN)
+        (found,) = [e for e in body["data"]["webhookEndpoints"] if e["id"] == endpoint["id"]]
+        assert found["enabled"] is False
+        assert found["disabledReason"].startswith("every delivery failed since")
+        assert "disabled: every delivery failed" in caplog.text
+        enabled = await graphql(
+            client,
+            "mutation($id: ID!) { updateWebhookEndpoint(input: {id: $id, enabled: true}) {"
+            " endpoint { enabled disabledReason } userErrors { code } } }",
+            ADMIN,
+            {"id": endpoint["id"]},
+        )
+        assert enabled["data"]["updateWebhookEndpoint"]["endpoint"] == {
+            "enabled": True,
+            "disabledReason": None,
+        }

@@ -339,7 +339,7 @@ _REPLAY_NEW = {
         " $2, $2 FROM event ev WHERE ev.created_at >= $3 AND ev.kind <> 'app'"
         " AND EXISTS (SELECT 1 FROM webhook_subscription s WHERE s.endpoint_id = $1"
         " AND s.event_type IN (ev.name, '*'))"
-        " AND ($4 IS NULL OR ev.organization_id = $4)"
+        " AND ev.organization_id = COALESCE($4, ev.organization_id)"
         " AND NOT EXISTS (SELECT 1 FROM webhook_message m WHERE m.endpoint_id = $1"
         " AND m.event_id = ev.id) ORDER BY ev.id RETURNING id"
     )
@@ -372,9 +372,15 @@ async def deliveries(endpoint_pk: int, first: int, before_pk: int | None) -> lis
         "SELECT d.id, d.public_id, m.public_id, ev.name, d.attempt, d.succeeded, d.status_code,"
         " d.latency_ms, d.error, d.response, d.created_at FROM webhook_delivery d"
         " JOIN webhook_message m ON m.id = d.message_id JOIN event ev ON ev.id = m.event_id"
-        " WHERE d.endpoint_id = $1 AND ($2 IS NULL OR d.id < $2) ORDER BY d.id DESC LIMIT $3"
+        " WHERE d.endpoint_id = $1"
     )
-    _, rows = await connection.execute_query(_sql(connection, sql), [endpoint_pk, before_pk, first])
+    values: list[Any] = [endpoint_pk, first]
+    if before_pk is not None:
+        sql += " AND d.id < $3"
+        values.append(before_pk)
+    _, rows = await connection.execute_query(
+        _sql(connection, sql + " ORDER BY d.id DESC LIMIT $2"), values
+    )
     return [
         DeliveryRow(
             int(row[0]),
