@@ -446,3 +446,192 @@ async def test_an_endpoint_failing_too_long_is_disabled(
             "enabled": True,
             "disabledReason": None,
         }
+
+
+async def test_finishing_a_flow_through_the_api_sends_flow_completed(
+    client: httpx.AsyncClient,
+) -> None:
+    org = unique("flow")
+    member = auth(org, "mia", ())
+    steps = ["open-dashboard", "register-test-visitor", "get-notified", "sign-out-visitor"]
+    async with receiving() as receiver:
+        await create_endpoint(client, receiver, org, ["step.completed", "flow.completed"])
+        for step in steps:
+            body = await graphql(
+                client,
+                STEP % "completeStep",
+                member,
+                {"input": {"flowId": "first-visitor", "stepId": step}},
+            )
+            assert body["data"]["completeStep"]["userErrors"] == [], body
+        delivered = await receiver.wait_for(len(steps) + 1)
+    assert [d.type for d in delivered] == ["step.completed"] * 4 + ["flow.completed"]
+    assert delivered[-1].data["flowId"] == "first-visitor"
+
+
+MANAGE = {
+    "update": """mutation($input: UpdateWebhookEndpointInput!) {
+      updateWebhookEndpoint(input: $input) { endpoint { id url events description enabled
+        disabledReason } secret userErrors { code message field } } }""",
+    "rotate": """mutation($id: ID!, $overlap: Int) { rotateWebhookSecret(id: $id,
+      overlapSeconds: $overlap) { endpoint { id previousSecretExpiresAt } secret
+      userErrors { code message field } } }""",
+    "delete": """mutation($id: ID!) { deleteWebhookEndpoint(id: $id) { endpoint { id }
+      userErrors { code message field } } }""",
+    "replay": """mutation($input: ReplayWebhookDeliveriesInput!) {
+      replayWebhookDeliveries(input: $input) { queued userErrors { code message field } } }""",
+}
+
+
+async def manage(
+    client: httpx.AsyncClient, name: str, variables: dict[str, Any], headers: dict[str, str] = ADMIN
+) -> dict[str, Any]:
+    body = await graphql(client, MANAGE[name], headers, variables)
+    assert "errors" not in body, body
+    return next(iter(body["data"].values()))  # type: ignore[no-any-return]
+
+
+async def test_endpoints_are_for_the_admin_key_only(client: httpx.AsyncClient) -> None:
+    member = auth(unique("org"), "someone", ("admin",))
+    listed = await graphql(client, "{ webhookEndpoints { id } }", member)
+    assert listed["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    created = await graphql(
+        client, CREATE, member, {"input": {"url": "https://example.com/h", "events": ["*"]}}
+    )
+    payload = created["data"]["createWebhookEndpoint"]
+    assert payload["endpoint"] is None
+    assert payload["userErrors"][0]["code"] == "FORBIDDEN"
+
+
+async def test_an_admin_acting_for_one_organization_sees_only_its_endpoints(
+    client: httpx.AsyncClient,
+) -> None:
+    mine, theirs = unique("mine"), unique("theirs")
+    acting = {**ADMIN, "x-heed-organization": mine}
+    async with receiving() as receiver:
+        other = await create_endpoint(client, receiver, theirs)
+        created = await graphql(
+            client, CREATE, acting, {"input": {"url": receiver.url, "events": ["*"]}}
+        )
+        own = created["data"]["createWebhookEndpoint"]["endpoint"]
+        assert own["organizationId"] == mine
+        refused = await graphql(
+            client,
+            CREATE,
+            acting,
+            {"input": {"url": receiver.url, "events": ["*"], "organizationId": theirs}},
+        )
+        error = refused["data"]["createWebhookEndpoint"]["userErrors"][0]
+        assert (error["code"], error["field"]) == ("FORBIDDEN", ["input", "organizationId"])
+    listed = await graphql(client, "{ webhookEndpoints { id } }", acting)
+    assert listed["data"]["webhookEndpoints"] == [{"id": own["id"]}]
+    gone = await manage(client, "delete", {"id": other["id"]}, acting)
+    assert gone["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_bad_input_is_a_user_error_and_changes_nothing(client: httpx.AsyncClient) -> None:
+    org = unique("bad")
+    cases = [
+        ({"url": "ftp://example.com/h", "events": ["*"]}, ["input", "url"]),
+        ({"url": "http://user:pw@127.0.0.1/h", "events": ["*"]}, ["input", "url"]),
+        ({"url": "http://no-such-host.invalid/h", "events": ["*"]}, ["input", "url"]),
+        ({"url": "http://127.0.0.1:9/h", "events": []}, ["input", "events"]),
+        ({"url": "http://127.0.0.1:9/h", "events": ["step.done"]}, ["input", "events"]),
+        ({"url": "http://127.0.0.1:9/h", "events": ["*"], "description": "x" * 501}, None),
+    ]
+    for given, field in cases:
+        body = await graphql(client, CREATE, ADMIN, {"input": {**given, "organizationId": org}})
+        payload = body["data"]["createWebhookEndpoint"]
+        assert payload["endpoint"] is None
+        assert payload["secret"] is None
+        (error,) = payload["userErrors"]
+        assert error["code"] == "INVALID_INPUT", error
+        assert error["field"] == (field or ["input", "description"])
+    listed = await graphql(client, "{ webhookEndpoints { organizationId } }", ADMIN)
+    assert {"organizationId": org} not in listed["data"]["webhookEndpoints"]
+
+
+async def test_update_disable_rotate_replay_and_delete(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    org = unique("manage")
+    async with receiving() as receiver:
+        with database(hooks):  # before the endpoint exists: only a replay sends it
+            await write_events(org, [("member.joined", SAMPLES["member.joined"])])
+        endpoint = await create_endpoint(client, receiver, org, ["owner.changed"])
+        updated = await manage(
+            client,
+            "update",
+            {
+                "input": {
+                    "id": endpoint["id"],
+                    "events": ["owner.changed", "member.joined"],
+                    "description": "CRM sync",
+                }
+            },
+        )
+        assert updated["endpoint"]["events"] == ["owner.changed", "member.joined"]
+        assert updated["endpoint"]["description"] == "CRM sync"
+        assert updated["secret"] is None
+
+        disabled = await manage(
+            client, "update", {"input": {"id": endpoint["id"], "enabled": False}}
+        )
+        assert disabled["endpoint"]["disabledReason"] == "disabled by an admin"
+        with database(hooks):  # while disabled: not queued
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+        await manage(client, "update", {"input": {"id": endpoint["id"], "enabled": True}})
+
+        since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+        replayed = await manage(
+            client, "replay", {"input": {"endpointId": endpoint["id"], "since": since}}
+        )
+        assert replayed == {"queued": 2, "userErrors": []}
+        first = await receiver.wait_for(2)
+        assert [d.type for d in first] == ["member.joined", "owner.changed"]
+
+        old_secret = receiver.secrets[0]
+        rotated = await manage(client, "rotate", {"id": endpoint["id"]})
+        new_secret = rotated["secret"]
+        assert new_secret.startswith("whsec_")
+        assert new_secret != old_secret
+        assert rotated["endpoint"]["previousSecretExpiresAt"] is not None
+        log = await deliveries_of(client, endpoint["id"])
+        again = await manage(client, "replay", {"input": {"deliveryId": log[-1]["id"]}})
+        assert again == {"queued": 1, "userErrors": []}
+        await receiver.wait_requests(3)
+        resent = receiver.requests[2]
+        assert resent.webhook_id == log[-1]["eventId"]  # the same webhook-id as the first time
+        signatures = resent.headers["webhook-signature"].split(" ")
+        assert len(signatures) == 2  # the new secret's, and the old one's during the overlap
+        receiver.secrets[:] = [new_secret]
+        with database(hooks):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+        await receiver.wait_for(3)
+        assert receiver.refused == []
+
+        rotated = await manage(client, "rotate", {"id": endpoint["id"], "overlap": 0})
+        assert rotated["endpoint"]["previousSecretExpiresAt"] is None
+        receiver.secrets[:] = [rotated["secret"]]
+        with database(hooks):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+        (*_, last) = await receiver.wait_for(4)
+        assert len(last.headers["webhook-signature"].split(" ")) == 1
+
+    page = await graphql(client, ENDPOINTS, ADMIN, {"first": 2})
+    (listed,) = [e for e in page["data"]["webhookEndpoints"] if e["id"] == endpoint["id"]]
+    assert len(listed["deliveries"]["edges"]) == 2
+    assert listed["deliveries"]["pageInfo"]["hasNextPage"] is True
+    rest = await graphql(
+        client,
+        ENDPOINTS,
+        ADMIN,
+        {"first": 100, "after": listed["deliveries"]["pageInfo"]["endCursor"]},
+    )
+    (more,) = [e for e in rest["data"]["webhookEndpoints"] if e["id"] == endpoint["id"]]
+    assert len(more["deliveries"]["edges"]) == 3  # five attempts in all
+
+    deleted = await manage(client, "delete", {"id": endpoint["id"]})
+    assert deleted == {"endpoint": {"id": endpoint["id"]}, "userErrors": []}
+    again = await manage(client, "delete", {"id": endpoint["id"]})
+    assert again["userErrors"][0]["code"] == "NOT_FOUND"
