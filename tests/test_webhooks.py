@@ -24,7 +24,11 @@ from tortoise.transactions import in_transaction
 
 from api.db import using
 from api.db.models import Event, Organization, WebhookDelivery, WebhookMessage
+from api.db.statements import counting_statements
+from api.events import store as events_store
 from api.events.catalogue import catalogue
+from api.events.signing import new_secret
+from api.events.urls import UrlRefused, resolve
 from api.progress.store import record_event
 from api.settings import Settings, WebhookSettings
 from tests.conftest import TEST_ADMIN_KEY, auth, graphql, running_app, unique
@@ -635,3 +639,125 @@ async def test_update_disable_rotate_replay_and_delete(
     assert deleted == {"endpoint": {"id": endpoint["id"]}, "userErrors": []}
     again = await manage(client, "delete", {"id": endpoint["id"]})
     assert again["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("url", "environment", "allowed", "problem"),
+    [
+        ("http://example.com/h", "production", {}, "must start with https://"),
+        ("http://127.0.0.1:9/h", "development", {}, None),
+        ("https://127.0.0.1/h", "production", {}, "loopback"),
+        ("https://localhost/h", "production", {}, "loopback"),
+        ("https://[::1]/h", "production", {}, "loopback"),
+        ("https://[::ffff:127.0.0.1]/h", "production", {}, "loopback"),
+        ("https://10.1.2.3/h", "production", {}, "private"),
+        ("http://192.168.1.1/h", "development", {}, "private"),
+        ("https://169.254.169.254/latest/meta-data", "production", {}, "link-local"),
+        ("https://100.100.100.200/h", "production", {}, "non-public"),
+        ("https://93.184.215.14/h", "production", {}, None),
+        ("https://10.1.2.3/h", "production", {"allow_private": True}, None),
+        ("http://93.184.215.14/h", "production", {"allow_http": True}, None),
+        ("https://93.184.215.14/h#frag", "production", {}, "fragment"),
+    ],
+)
+async def test_url_rules(
+    url: str, environment: str, allowed: dict[str, bool], problem: str | None
+) -> None:
+    settings = Settings(environment=environment, webhooks=WebhookSettings(**allowed))  # type: ignore[arg-type]
+    if problem is None:
+        target = await resolve(url, settings)
+        assert target.address
+        return
+    with pytest.raises(UrlRefused, match=problem):
+        await resolve(url, settings)
+
+
+async def test_addresses_are_checked_again_at_delivery(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    """An endpoint whose name now resolves to a refused address is not called."""
+    production = replace(
+        settings,
+        environment="production",
+        database_url=fresh_database_url,
+        webhooks=replace(FAST, allow_http=True),  # the address rule is what is tested here
+    )
+    org = unique("rebind")
+    async with receiving() as receiver, running_app(production) as (app, _):
+        with using(app.state.runtime.database):
+            endpoint = await events_store.create_endpoint(
+                receiver.url, ["*"], await events_store.organization_pk(org), None, new_secret()
+            )
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+            logged = WebhookDelivery.filter(endpoint_id=endpoint.id)
+            attempt = await eventually(logged.first)
+    assert receiver.requests == []
+    assert attempt.succeeded is False
+    assert "loopback" in (attempt.error or "")
+
+
+async def test_a_slow_receiver_does_not_slow_the_api(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    """The mutation returns while the receiver still holds the delivery, and costs the same
+    statements as in an organization without endpoints (the outbox trigger adds none)."""
+    quiet, watched = unique("quiet"), unique("watched")
+    staff = {org: auth(org, "olga", ("office_manager",)) for org in (quiet, watched)}
+
+    async def complete(org: str, step: str) -> int:
+        with counting_statements() as counter:
+            body = await graphql(
+                client,
+                STEP % "completeStep",
+                staff[org],
+                {"input": {"flowId": "reception-setup", "stepId": step}},
+            )
+        assert body["data"]["completeStep"]["userErrors"] == [], body
+        return len(counter.statements)
+
+    async with receiving() as receiver:
+        receiver.hold = asyncio.Event()
+        await create_endpoint(client, receiver, watched)
+        for org in (quiet, watched):
+            await graphql(client, "{ viewer { member { id } } }", staff[org])
+        await complete(quiet, "create-account")
+        await complete(watched, "create-account")
+        await receiver.wait_requests(1)  # that delivery is now stuck in the receiver
+        assert receiver.in_flight == 1
+
+        without_endpoint = await complete(quiet, "install-ipad")
+        with_endpoint = await complete(watched, "install-ipad")
+        assert receiver.in_flight == 1  # the mutation returned; the receiver still holds
+        assert receiver.requests == []
+        assert with_endpoint == without_endpoint
+        receiver.hold.set()
+        delivered = await receiver.wait_for(2)
+    assert [d.data["stepId"] for d in delivered] == ["create-account", "install-ipad"]
+
+
+async def test_two_workers_on_postgres_deliver_each_event_once(
+    settings: Settings, fresh_database_url: str
+) -> None:
+    if not fresh_database_url.startswith("asyncpg"):
+        pytest.skip("SQLite: one process delivers")
+    shared = replace(settings, database_url=fresh_database_url, webhooks=FAST)
+    orgs = [unique("shared") for _ in range(12)]
+    async with (
+        receiving() as receiver,
+        running_app(shared) as (first, client),
+        running_app(shared) as (second, _),
+    ):
+        await create_endpoint(client, receiver, None)
+        with using(first.state.runtime.database):
+            for round_ in range(5):
+                for org in orgs:
+                    data = {**SAMPLES["progress.reset"], "cleared": round_}
+                    await write_events(org, [("progress.reset", data)])
+        delivered = await receiver.wait_for(len(orgs) * 5)
+        workers = [app.state.runtime.webhooks.stats for app in (first, second)]
+        # Every send is recorded as delivered once, just after the receiver answered.
+        await eventually(lambda: asyncio.sleep(0, sum(s.delivered for s in workers) == 60))
+    assert len(receiver.requests) == len(orgs) * 5  # no webhook-id twice
+    for org in orgs:  # and each organization's in order
+        mine = [d.data["cleared"] for d in delivered if d.data["organizationId"] == org]
+        assert mine == [0, 1, 2, 3, 4]
