@@ -12,8 +12,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -22,7 +25,7 @@ import pytest
 from starlette.applications import Starlette
 from tortoise.transactions import in_transaction
 
-from api.db import using
+from api.db import open_database, using
 from api.db.models import Event, Organization, WebhookDelivery, WebhookMessage
 from api.db.statements import counting_statements
 from api.events import store as events_store
@@ -31,8 +34,16 @@ from api.events.signing import new_secret
 from api.events.urls import UrlRefused, resolve
 from api.progress.store import record_event
 from api.settings import Settings, WebhookSettings
-from tests.conftest import TEST_ADMIN_KEY, auth, graphql, running_app, unique
-from tests.webhook_receiver import Receiver, receiving
+from tests.conftest import (
+    ROOT,
+    TEST_ADMIN_KEY,
+    auth,
+    graphql,
+    running_app,
+    serve_env,
+    unique,
+)
+from tests.webhook_receiver import Receiver, free_port, receiving
 
 T = TypeVar("T")
 FAST = WebhookSettings(
@@ -761,3 +772,87 @@ async def test_two_workers_on_postgres_deliver_each_event_once(
     for org in orgs:  # and each organization's in order
         mine = [d.data["cleared"] for d in delivered if d.data["organizationId"] == org]
         assert mine == [0, 1, 2, 3, 4]
+
+
+@contextlib.asynccontextmanager
+async def heed_serve(
+    env: dict[str, str],
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, str]]:
+    """`heed serve` in its own process; yields it and its base URL once it answers."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "api.cli", "serve", "--port", str(port)),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    async def healthy() -> bool:
+        assert process.returncode is None, "heed serve exited"
+        try:
+            async with httpx.AsyncClient() as probe:
+                return (await probe.get(f"{url}/healthz")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        await eventually(healthy, within=60)
+        yield process, url
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            await process.wait()
+
+
+async def test_killing_heed_mid_delivery_loses_nothing(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """kill -9 while deliveries are in flight, start again: every committed change's event
+    arrives at least once (the one in flight at the kill may arrive twice, same webhook-id)."""
+    env = serve_env(
+        fresh_database_url,
+        tmp_path / "data",
+        HEED_ADMIN_KEY=TEST_ADMIN_KEY,
+        HEED_CONTENT_DIR=str(ROOT / "content"),
+        HEED_WEBHOOK_POLL_SECONDS="0.05",
+        HEED_WEBHOOK_TIMEOUT_SECONDS="1",
+        HEED_WEBHOOK_RETRY_BASE_SECONDS="0.05",
+        HEED_WEBHOOK_RETRY_MAX_SECONDS="0.5",
+    )
+    org = unique("crash")
+    steps = ["open-dashboard", "register-test-visitor", "get-notified", "sign-out-visitor"]
+    async with receiving() as receiver:
+        receiver.hold = asyncio.Event()
+        async with heed_serve(env) as (process, url), httpx.AsyncClient(base_url=url) as client:
+            await create_endpoint(client, receiver, org)
+            for member in ("ann", "bob", "cem"):
+                headers = auth(org, member, ())
+                for step in steps:
+                    body = await graphql(
+                        client,
+                        STEP % "completeStep",
+                        headers,
+                        {"input": {"flowId": "first-visitor", "stepId": step}},
+                    )
+                    assert body["data"]["completeStep"]["userErrors"] == [], body
+            await receiver.wait_requests(1)
+            assert receiver.in_flight == 1  # a delivery is in the receiver's hands
+            process.kill()  # SIGKILL: no shutdown, no cleanup
+            await process.wait()
+        receiver.hold.set()
+        async with heed_serve(env):
+            delivered = await receiver.wait_for(3 * 5, within=60)
+    database = await open_database(
+        Settings.from_env({"DATABASE_URL": fresh_database_url}).database_url, migrate=False
+    )
+    try:
+        with using(database):
+            committed = await Event.filter(organization__external_id=org).order_by("id")
+            queued = await WebhookMessage.filter(organization__external_id=org).count()
+    finally:
+        await database.close_connections()
+    assert len(committed) == 3 * 5 == queued
+    assert sorted(d.type for d in delivered) == sorted(e.name for e in committed)
+    assert [d.type for d in delivered].count("flow.completed") == 3
