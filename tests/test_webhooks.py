@@ -946,3 +946,78 @@ async def test_projectmap_events_follow_the_catalogue(
     assert delivered[2].data["actorId"] == delivered[2].data["memberId"] == "dana"
     assert delivered[3].data["inviterId"] == "brendan"
     assert delivered[3].data["resolvedById"] == "dana"
+
+
+async def heed(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "api.cli", *args),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+async def test_the_command_line_manages_endpoints_and_heed_worker_delivers(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = serve_env(
+        fresh_database_url,
+        tmp_path / "data",
+        HEED_WEBHOOK_POLL_SECONDS="0.05",
+        HEED_WEBHOOK_RETRY_BASE_SECONDS="0.05",
+    )
+    org = unique("cli")
+    async with receiving() as receiver:
+        code, out, err = await heed(
+            env, "webhooks", "create", receiver.url, "--events", "owner.changed", "--org", org
+        )
+        assert code == 0, err
+        endpoint_id = out.split("\t", 1)[0]
+        receiver.secrets.append(out.split("secret: ", 1)[1].split()[0])
+        code, out, _ = await heed(env, "webhooks", "list")
+        assert endpoint_id in out
+        assert org in out
+
+        code, _, err = await heed(env, "webhooks", "create", "ftp://x", "--events", "*")
+        assert code == 1
+        assert err.strip() == "heed: the URL must start with https:// or http://"
+
+        worker = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "api.cli", "worker"),
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            database = await open_database(
+                Settings.from_env({"DATABASE_URL": fresh_database_url}).database_url,
+                migrate=False,
+            )
+            try:
+                with using(database):
+                    await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+                    (delivered,) = await receiver.wait_for(1)
+                    logged = WebhookMessage.filter(state="delivered")
+                    await eventually(logged.exists)
+            finally:
+                await database.close_connections()
+        finally:
+            worker.terminate()
+            await worker.wait()
+        assert delivered.type == "owner.changed"
+
+        code, out, _ = await heed(env, "webhooks", "deliveries", endpoint_id)
+        assert "owner.changed" in out
+        assert "delivered" in out
+        code, out, _ = await heed(env, "webhooks", "rotate-secret", endpoint_id, "--overlap", "0")
+        assert out.count("whsec_") == 1
+        code, out, _ = await heed(env, "webhooks", "update", endpoint_id, "--disable")
+        assert "disabled (disabled by an admin)" in out
+        code, out, _ = await heed(env, "webhooks", "delete", endpoint_id)
+        assert out.strip() == f"deleted {endpoint_id}"
+        code, _, err = await heed(env, "webhooks", "delete", endpoint_id)
+        assert (code, err.strip()) == (1, "heed: no such webhook endpoint")
