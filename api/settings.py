@@ -67,7 +67,7 @@ class Settings:
     answer_cache_mb: int = 32
     database_pool_size: int = 16
     limits: Limits = field(default_factory=Limits)
-    webhooks: WebhookSettings = field(default_factory=lambda: WebhookSettings())
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def is_production(self) -> bool:

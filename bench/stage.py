@@ -70,6 +70,9 @@ class Plan:
             "HEED_JWT_SECRET": self.secret,
             "HEED_DATA_DIR": str(self.work / "data"),
             "HEED_CONTENT_DIR": str(self.pack),
+            # complete_step_webhook's receiver listens on 127.0.0.1, over http.
+            "HEED_WEBHOOK_ALLOW_HTTP": "true",
+            "HEED_WEBHOOK_ALLOW_PRIVATE": "true",
         }
 
 

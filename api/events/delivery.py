@@ -59,7 +59,9 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
         "host": url.netloc.decode("ascii"),
         "webhook-id": message.public_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": signature_header(message.secrets, message.public_id, timestamp, body),
+        "webhook-signature": signature_header(
+            message.signing_secrets, message.public_id, timestamp, body
+        ),
     }
     extensions: dict[str, Any] = {"sni_hostname": target.host} if url.scheme == "https" else {}
     clock = time.perf_counter()

@@ -134,7 +134,7 @@ class Claimed:
     organization: str
     properties: dict[str, Any]
     url: str
-    secrets: tuple[str, ...]
+    signing_secrets: tuple[str, ...]
     failing_since: dt.datetime | None
 
     @property
@@ -199,7 +199,7 @@ def _claimed(row: Sequence[Any], now: dt.datetime) -> Claimed:
         organization=external,
         properties=_PROPERTIES.to_python_value(properties) or {},
         url=url,
-        secrets=live,
+        signing_secrets=live,
         failing_since=_FAILING_SINCE.to_python_value(failing),
     )
 
