@@ -44,6 +44,7 @@ class WebhookSettings:
     max_attempts: int = 16
     disable_after_seconds: float = 5 * 24 * 3600.0  # an endpoint failing this long is disabled
     secret_overlap_seconds: int = 24 * 3600  # the old secret still signs this long
+    retention_days: int = 30  # sent and given-up messages and the delivery log are kept this long
     allow_http: bool = False  # plain http in production
     allow_private: bool = False  # loopback, private, link-local and metadata addresses
 
@@ -203,6 +204,7 @@ def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
         secret_overlap_seconds=_positive_int(
             env, "HEED_WEBHOOK_SECRET_OVERLAP_SECONDS", default.secret_overlap_seconds
         ),
+        retention_days=_positive_int(env, "HEED_WEBHOOK_RETENTION_DAYS", default.retention_days),
         allow_http=_flag(env, "HEED_WEBHOOK_ALLOW_HTTP", default.allow_http),
         allow_private=_flag(env, "HEED_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
     )

@@ -33,7 +33,7 @@ from api.events.catalogue import catalogue
 from api.events.signing import new_secret
 from api.events.urls import UrlRefused, resolve
 from api.progress.store import record_event
-from api.settings import Settings, WebhookSettings
+from api.settings import ConfigError, Settings, WebhookSettings
 from tests.conftest import (
     ROOT,
     TEST_ADMIN_KEY,
@@ -1021,3 +1021,39 @@ async def test_the_command_line_manages_endpoints_and_heed_worker_delivers(
         assert out.strip() == f"deleted {endpoint_id}"
         code, _, err = await heed(env, "webhooks", "delete", endpoint_id)
         assert (code, err.strip()) == (1, "heed: no such webhook endpoint")
+
+
+async def test_finished_messages_and_old_log_entries_are_purged(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    org = unique("purge")
+    async with receiving() as receiver:
+        endpoint = await create_endpoint(client, receiver, org)
+        with database(hooks):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+            await receiver.wait_for(1)
+            mine = WebhookMessage.filter(organization__external_id=org)
+            await eventually(mine.filter(state="delivered").exists)
+            await events_store.purge(dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+            assert await mine.count() == 1  # newer than the cutoff: kept
+            receiver.hold = asyncio.Event()
+            await write_events(org, [("step.assigned", SAMPLES["step.assigned"])])
+            await receiver.wait_requests(2)  # in the receiver's hands: still pending
+            await events_store.purge(dt.datetime.now(dt.UTC) + dt.timedelta(days=1))
+            left = await mine.values_list("event__name", "state")
+            assert await deliveries_of(client, endpoint["id"]) == []
+            receiver.hold.set()
+            await receiver.wait_for(2)
+    assert left == [("step.assigned", "pending")]  # a pending message is never purged
+
+
+def test_webhook_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"HEED_WEBHOOK_POLL_SECONDS": "0.5", "HEED_WEBHOOK_ALLOW_PRIVATE": "true"}
+    )
+    assert settings.webhooks.poll_seconds == 0.5
+    assert settings.webhooks.allow_private is True
+    with pytest.raises(ConfigError, match="HEED_WEBHOOK_TIMEOUT_SECONDS"):
+        Settings.from_env({"HEED_WEBHOOK_TIMEOUT_SECONDS": "soon"})
+    with pytest.raises(ConfigError, match="HEED_WEBHOOK_RETRY_BASE_SECONDS"):
+        Settings.from_env({"HEED_WEBHOOK_RETRY_BASE_SECONDS": "-1"})

@@ -280,6 +280,14 @@ async def endpoint_failed(endpoint_id: int, now: dt.datetime, disable_after: flo
     return reason if disabled else None
 
 
+async def purge(before: dt.datetime) -> None:
+    """Forget finished messages and delivery log entries older than `before` (pending
+    messages stay, however old; events stay in `event`, so a replay since a time still
+    finds them)."""
+    await WebhookDelivery.filter(created_at__lt=before).delete()
+    await WebhookMessage.filter(state__in=("delivered", "failed"), created_at__lt=before).delete()
+
+
 # Replays.
 
 _RANDOM_ID = {

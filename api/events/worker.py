@@ -30,6 +30,7 @@ logger = logging.getLogger("heed.webhooks")
 
 CHANNEL = "heed_webhooks"
 LEASE_MARGIN_SECONDS = 5.0
+PURGE_EVERY = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -51,6 +52,7 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
+        self._purged_at: dt.datetime | None = None
         self.stats = DeliveryStats()
         if listener is not None:
             listener.listen(CHANNEL, lambda _payload: self._wake.set(), self._catch_up)
@@ -75,6 +77,9 @@ class DeliveryWorker:
         assert self._client is not None, "start() first"
         webhooks = self._settings.webhooks
         now = dt.datetime.now(dt.UTC)
+        if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
+            await store.purge(now - dt.timedelta(days=webhooks.retention_days))
+            self._purged_at = now
         lease = dt.timedelta(seconds=webhooks.timeout_seconds + LEASE_MARGIN_SECONDS)
         claimed = await store.claim(now, now + lease, webhooks.concurrency * 4)
         if not claimed:
