@@ -70,8 +70,19 @@ def receiving() -> Iterator[Receiver]:
 
 
 @contextlib.asynccontextmanager
-async def subscribed(env: dict[str, str], url: str) -> AsyncIterator[None]:
-    """One endpoint for `step.completed` of every organization while the block runs."""
+async def webhook_endpoint(env: dict[str, str], wanted: bool) -> AsyncIterator[Receiver | None]:
+    """When `wanted`, a receiver and one endpoint for `step.completed` of every
+    organization while the block runs."""
+    if not wanted:
+        yield None
+        return
+    with receiving() as receiver:
+        async with _subscribed(env, receiver.url):
+            yield receiver
+
+
+@contextlib.asynccontextmanager
+async def _subscribed(env: dict[str, str], url: str) -> AsyncIterator[None]:
     settings = Settings.from_env(env)
     database = await open_database(settings.database_url, migrate=False)
     try:

@@ -8,7 +8,6 @@ worker; the count includes authentication.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import httpx
@@ -17,7 +16,7 @@ import orjson
 from api.app import create_app
 from api.db.statements import counting_statements
 from api.settings import Settings
-from bench.receiver import receiving, subscribed
+from bench.receiver import webhook_endpoint
 from bench.scenarios import Scenario, problems
 
 HEADERS = {"Content-Type": "application/json", "Accept": "application/graphql-response+json"}
@@ -58,17 +57,12 @@ async def sql_per_request(
                     if wrong and not scenario.writes:
                         raise RuntimeError("; ".join(wrong))
                 measured = tokens[2:] if scenario.writes else tokens
-                with receiving() as receiver:
-                    async with (
-                        subscribed(env, receiver.url)
-                        if scenario.webhook
-                        else contextlib.nullcontext()
-                    ):
-                        with counting_statements() as counter:
-                            for n, token in enumerate(measured):
-                                body = scenario.body(f"{key_prefix}-{n}", steps[0])
-                                wrong = problems(scenario.name, await post(client, token, body))
-                                if wrong:
-                                    raise RuntimeError("; ".join(wrong))
+                async with webhook_endpoint(env, scenario.webhook):
+                    with counting_statements() as counter:
+                        for n, token in enumerate(measured):
+                            body = scenario.body(f"{key_prefix}-{n}", steps[0])
+                            wrong = problems(scenario.name, await post(client, token, body))
+                            if wrong:
+                                raise RuntimeError("; ".join(wrong))
                 out[scenario.name] = round(len(counter.statements) / len(measured), 2)
     return out
