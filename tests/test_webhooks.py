@@ -1057,3 +1057,21 @@ def test_webhook_settings_come_from_the_environment() -> None:
         Settings.from_env({"HEED_WEBHOOK_TIMEOUT_SECONDS": "soon"})
     with pytest.raises(ConfigError, match="HEED_WEBHOOK_RETRY_BASE_SECONDS"):
         Settings.from_env({"HEED_WEBHOOK_RETRY_BASE_SECONDS": "-1"})
+
+
+async def test_deleting_an_endpoint_while_it_receives(
+    hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
+) -> None:
+    """Deletion and the worker's bookkeeping take rows in the same order: no deadlock."""
+    async with receiving() as receiver:
+        for _ in range(3):
+            orgs = [unique("busy") for _ in range(8)]
+            endpoints = [await create_endpoint(client, receiver, org) for org in orgs]
+            with database(hooks):
+                for org in orgs:
+                    await write_events(org, [("owner.changed", SAMPLES["owner.changed"])] * 3)
+            await receiver.wait_requests(len(receiver.requests) + 4)
+            for endpoint in endpoints:
+                deleted = await manage(client, "delete", {"id": endpoint["id"]})
+                assert deleted["userErrors"] == []
+    assert hooks[0].state.runtime.webhooks.stats.failed_attempts == 0

@@ -218,7 +218,8 @@ class Attempt:
 
 
 async def record_attempt(message: Claimed, attempt: Attempt) -> bool:
-    """Log the attempt and move the message on; False if its lease was lost meanwhile."""
+    """Log the attempt and move the message on; False if its lease was lost (or its
+    endpoint deleted) meanwhile."""
     if attempt.succeeded:
         sql = "UPDATE webhook_message SET state = 'delivered', delivered_at = $1"
         when = attempt.at
@@ -227,12 +228,24 @@ async def record_attempt(message: Claimed, attempt: Attempt) -> bool:
     else:
         sql, when = "UPDATE webhook_message SET next_attempt_at = $1", attempt.next_attempt_at
     async with in_transaction() as connection:
+        if not await _lock_endpoint(connection, message.endpoint_id):
+            return False
         moved = await connection.execute_query_dict(
             _sql(connection, sql + " WHERE id = $2 AND attempts = $3 RETURNING id"),
             [_value(when), message.id, message.attempts],
         )
         await _insert_delivery(message, attempt, connection)
     return bool(moved)
+
+
+async def _lock_endpoint(connection: Any, endpoint_id: int) -> bool:
+    """Take the endpoint's row before its messages, in the order a deletion takes them
+    (endpoint, then its messages by cascade), so the two never deadlock; False if gone."""
+    sql = "SELECT id FROM webhook_endpoint WHERE id = $1"
+    if _is_postgres(connection):
+        sql += " FOR KEY SHARE"
+    _, rows = await connection.execute_query(_sql(connection, sql), [endpoint_id])
+    return bool(rows)
 
 
 async def _insert_delivery(message: Claimed, attempt: Attempt, connection: Any) -> None:
@@ -313,6 +326,8 @@ async def replay_since(endpoint: WebhookEndpoint, since: dt.datetime, now: dt.da
     again, events from before it subscribed (or while it was disabled) get new ones."""
     since_value = _CREATED_AT.to_db_value(since, Event)
     async with in_transaction() as connection:
+        if not await _lock_endpoint(connection, endpoint.id):
+            return 0
         requeued = await _requeue(
             connection,
             "m.endpoint_id = $2 AND m.event_id IN (SELECT id FROM event WHERE created_at >= $3)",
