@@ -217,46 +217,61 @@ class Attempt:
     next_attempt_at: dt.datetime | None
 
 
-async def record_attempt(message: Claimed, attempt: Attempt) -> bool:
-    """Log the attempt and move the message on; False if its lease was lost (or its
-    endpoint deleted) meanwhile."""
-    if attempt.succeeded:
-        sql = "UPDATE webhook_message SET state = 'delivered', delivered_at = $1"
-        when = attempt.at
-    elif attempt.next_attempt_at is None:
-        sql, when = "UPDATE webhook_message SET state = 'failed', next_attempt_at = $1", attempt.at
-    else:
-        sql, when = "UPDATE webhook_message SET next_attempt_at = $1", attempt.next_attempt_at
+_MOVE = {
+    "delivered": "UPDATE webhook_message SET state = 'delivered', delivered_at = $1",
+    "failed": "UPDATE webhook_message SET state = 'failed', next_attempt_at = $1",
+    "retry": "UPDATE webhook_message SET next_attempt_at = $1",
+}
+_LOG_COLUMNS = (
+    "public_id, message_id, endpoint_id, attempt, succeeded, status_code, latency_ms, error,"
+    " response, created_at"
+)
+
+
+async def record_attempts(attempts: Sequence[tuple[Claimed, Attempt]]) -> None:
+    """Log a round's attempts and move their messages on, in one transaction. A message
+    whose lease was lost meanwhile is left as the newer claim made it; one whose endpoint
+    was deleted meanwhile is gone, with its log."""
     async with in_transaction() as connection:
-        if not await _lock_endpoint(connection, message.endpoint_id):
-            return False
-        moved = await connection.execute_query_dict(
-            _sql(connection, sql + " WHERE id = $2 AND attempts = $3 RETURNING id"),
-            [_value(when), message.id, message.attempts],
-        )
-        await _insert_delivery(message, attempt, connection)
-    return bool(moved)
+        live = await _lock_endpoints(connection, {m.endpoint_id for m, _ in attempts})
+        kept = [(m, a) for m, a in attempts if m.endpoint_id in live]
+        for message, attempt in kept:
+            if attempt.succeeded:
+                move, when = "delivered", attempt.at
+            elif attempt.next_attempt_at is None:
+                move, when = "failed", attempt.at
+            else:
+                move, when = "retry", attempt.next_attempt_at
+            await connection.execute_query(
+                _sql(connection, _MOVE[move] + " WHERE id = $2 AND attempts = $3"),
+                [_value(when), message.id, message.attempts],
+            )
+        if kept:
+            await _insert_log(kept, connection)
 
 
-async def _lock_endpoint(connection: Any, endpoint_id: int) -> bool:
-    """Take the endpoint's row before its messages, in the order a deletion takes them
-    (endpoint, then its messages by cascade), so the two never deadlock; False if gone."""
-    sql = "SELECT id FROM webhook_endpoint WHERE id = $1"
+async def _lock_endpoints(connection: Any, endpoint_ids: set[int]) -> set[int]:
+    """Take the endpoints' rows before their messages', in the order a deletion takes them
+    (the endpoint, then its messages by cascade), so the two never deadlock; the ids of
+    those that still exist."""
+    ids = sorted(endpoint_ids)
+    placeholders = ", ".join(f"${n}" for n in range(1, len(ids) + 1))
+    sql = f"SELECT id FROM webhook_endpoint WHERE id IN ({placeholders}) ORDER BY id"  # noqa: S608
     if _is_postgres(connection):
         sql += " FOR KEY SHARE"
-    _, rows = await connection.execute_query(_sql(connection, sql), [endpoint_id])
-    return bool(rows)
+    _, rows = await connection.execute_query(_sql(connection, sql), ids)
+    return {int(row[0]) for row in rows}
 
 
-async def _insert_delivery(message: Claimed, attempt: Attempt, connection: Any) -> None:
-    await connection.execute_query(
-        _sql(
-            connection,
-            "INSERT INTO webhook_delivery (public_id, message_id, endpoint_id, attempt,"
-            " succeeded, status_code, latency_ms, error, response, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        ),
-        [
+async def _insert_log(attempts: Sequence[tuple[Claimed, Attempt]], connection: Any) -> None:
+    width = 10
+    rows = ", ".join(
+        "(" + ", ".join(f"${n * width + k}" for k in range(1, width + 1)) + ")"
+        for n in range(len(attempts))
+    )
+    values: list[Any] = []
+    for message, attempt in attempts:
+        values += [
             public_id("dlv"),
             message.id,
             message.endpoint_id,
@@ -267,8 +282,9 @@ async def _insert_delivery(message: Claimed, attempt: Attempt, connection: Any) 
             attempt.error,
             attempt.response,
             _value(attempt.at),
-        ],
-    )
+        ]
+    sql = f"INSERT INTO webhook_delivery ({_LOG_COLUMNS}) VALUES {rows}"  # noqa: S608
+    await connection.execute_query(_sql(connection, sql), values)
 
 
 async def endpoint_succeeded(endpoint_id: int) -> None:
@@ -326,7 +342,7 @@ async def replay_since(endpoint: WebhookEndpoint, since: dt.datetime, now: dt.da
     again, events from before it subscribed (or while it was disabled) get new ones."""
     since_value = _CREATED_AT.to_db_value(since, Event)
     async with in_transaction() as connection:
-        if not await _lock_endpoint(connection, endpoint.id):
+        if not await _lock_endpoints(connection, {endpoint.id}):
             return 0
         requeued = await _requeue(
             connection,

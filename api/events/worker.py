@@ -1,9 +1,10 @@
 """The delivery worker: runs in every `heed serve` process, or alone as `heed worker`.
 
-It works outside any request and any transaction: it claims due messages (a lease each),
-sends them concurrently with at most one in flight per line (endpoint and organization),
-logs each attempt and moves on. It wakes when Postgres notifies that the outbox trigger
-queued messages, and otherwise polls every `poll_seconds` (always, on SQLite).
+It works outside any request and any transaction, in rounds: it claims up to `concurrency`
+due messages (a lease each, at most one per line: endpoint and organization), sends them
+all at once, then logs the round's attempts and moves their messages on in one transaction.
+It wakes when Postgres notifies that the outbox trigger queued messages, and otherwise
+polls every `poll_seconds` (always, on SQLite).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from api.db.listen import Listener
 from api.db.statements import background
 from api.events import store
 from api.events.delivery import http_client, send
-from api.events.store import Claimed
+from api.events.store import Attempt, Claimed
 from api.settings import Settings
 
 logger = logging.getLogger("heed.webhooks")
@@ -81,22 +82,23 @@ class DeliveryWorker:
             await store.purge(now - dt.timedelta(days=webhooks.retention_days))
             self._purged_at = now
         lease = dt.timedelta(seconds=webhooks.timeout_seconds + LEASE_MARGIN_SECONDS)
-        claimed = await store.claim(now, now + lease, webhooks.concurrency * 4)
+        # At most `concurrency` messages, all sent at once: each is done within its lease.
+        claimed = await store.claim(now, now + lease, webhooks.concurrency)
         if not claimed:
             return 0
-        gate = asyncio.Semaphore(webhooks.concurrency)
 
-        async def deliver(message: Claimed) -> None:
-            async with gate:
-                await self._deliver(message)
+        async def send_one(message: Claimed) -> tuple[Claimed, Attempt]:
+            assert self._client is not None
+            return message, await send(self._client, message, self._settings)
 
-        await asyncio.gather(*(deliver(message) for message in claimed))
+        attempts = await asyncio.gather(*(send_one(message) for message in claimed))
+        await store.record_attempts(attempts)
+        for message, attempt in attempts:
+            await self._account(message, attempt)
         return len(claimed)
 
-    async def _deliver(self, message: Claimed) -> None:
-        assert self._client is not None
-        attempt = await send(self._client, message, self._settings)
-        await store.record_attempt(message, attempt)
+    async def _account(self, message: Claimed, attempt: Attempt) -> None:
+        """Counters, and the endpoint's health: failing since when, disabled if too long."""
         if attempt.succeeded:
             self.stats.delivered += 1
             if message.failing_since is not None:
