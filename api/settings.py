@@ -45,6 +45,7 @@ class WebhookSettings:
     disable_after_seconds: float = 5 * 24 * 3600.0  # an endpoint failing this long is disabled
     secret_overlap_seconds: int = 24 * 3600  # the old secret still signs this long
     retention_days: int = 30  # sent and given-up messages and the delivery log are kept this long
+    ca_bundle: Path | None = None  # CA certificates for receivers (default: the system's)
     allow_http: bool = False  # plain http in production
     allow_private: bool = False  # loopback, private, link-local and metadata addresses
 
@@ -205,9 +206,19 @@ def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
             env, "HEED_WEBHOOK_SECRET_OVERLAP_SECONDS", default.secret_overlap_seconds
         ),
         retention_days=_positive_int(env, "HEED_WEBHOOK_RETENTION_DAYS", default.retention_days),
+        ca_bundle=_ca_bundle(env),
         allow_http=_flag(env, "HEED_WEBHOOK_ALLOW_HTTP", default.allow_http),
         allow_private=_flag(env, "HEED_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
     )
+
+
+def _ca_bundle(env: Mapping[str, str]) -> Path | None:
+    value = env.get("HEED_WEBHOOK_CA_BUNDLE") or None
+    if value is None:
+        return None
+    if not Path(value).is_file():
+        raise ConfigError(f"HEED_WEBHOOK_CA_BUNDLE is not a readable file: {value}")
+    return Path(value)
 
 
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:

@@ -681,7 +681,7 @@ async def test_url_rules(
     settings = Settings(environment=environment, webhooks=WebhookSettings(**allowed))  # type: ignore[arg-type]
     if problem is None:
         target = await resolve(url, settings)
-        assert target.address
+        assert target.addresses
         return
     with pytest.raises(UrlRefused, match=problem):
         await resolve(url, settings)
@@ -1081,3 +1081,77 @@ async def test_deleting_an_endpoint_while_it_receives(
                 deleted = await manage(client, "delete", {"id": endpoint["id"]})
                 assert deleted["userErrors"] == []
     assert "webhook delivery round failed" not in caplog.text
+
+
+def localhost_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A CA and a certificate it signed for `localhost`: (CA file, key file, cert file)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = dt.datetime.now(dt.UTC)
+
+    def certificate(
+        subject: str, key: ec.EllipticCurvePrivateKey, issuer: x509.Name, signer: Any, ca: bool
+    ) -> x509.Certificate:
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+            )
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Heed test CA")])
+    ca = certificate("Heed test CA", ca_key, ca_name, ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = certificate("localhost", key, ca_name, ca_key, ca=False)
+    paths = (folder / "ca.pem", folder / "key.pem", folder / "cert.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    return paths
+
+
+async def test_https_receivers_are_verified_by_name_on_the_checked_address(
+    settings: Settings, fresh_database_url: str, tmp_path: Path
+) -> None:
+    """The connection goes to the address checked, with the URL's name for SNI and for the
+    certificate check (a CA the operator names in HEED_WEBHOOK_CA_BUNDLE)."""
+    ca, key, cert = localhost_certificate(tmp_path)
+    org = unique("tls")
+    trusting = replace(FAST, ca_bundle=ca)
+    alone = replace(settings, database_url=fresh_database_url, webhooks=trusting)
+    async with receiving(tls=(key, cert)) as receiver, running_app(alone) as (app, client):
+        assert receiver.url.startswith("https://localhost:")
+        await create_endpoint(client, receiver, org)
+        with using(app.state.runtime.database):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+        (delivered,) = await receiver.wait_for(1)
+    assert delivered.type == "owner.changed"
+
+    untrusting = replace(settings, database_url=fresh_database_url, webhooks=FAST)
+    async with receiving(tls=(key, cert)) as receiver, running_app(untrusting) as (app, client):
+        endpoint = await create_endpoint(client, receiver, org)
+        with using(app.state.runtime.database):
+            await write_events(org, [("owner.changed", SAMPLES["owner.changed"])])
+            logged = WebhookDelivery.filter(endpoint__public_id=endpoint["id"])
+            attempt = await eventually(logged.first)
+    assert receiver.requests == []
+    assert "CERTIFICATE_VERIFY_FAILED" in (attempt.error or "")

@@ -12,6 +12,7 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -43,6 +44,7 @@ class Received:
 @dataclass
 class Receiver:
     port: int
+    base: str = "http://127.0.0.1"
     secrets: list[str] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)  # verified requests, in order
     refused: list[str] = field(default_factory=list)  # webhook-ids that failed verification
@@ -54,7 +56,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks"
+        return f"{self.base}:{self.port}/hooks"
 
     @property
     def received(self) -> list[Received]:
@@ -119,13 +121,23 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def receiving(port: int | None = None, *secrets: str) -> AsyncIterator[Receiver]:
-    """A receiver listening until the block ends."""
-    receiver = Receiver(port or free_port(), list(secrets))
+async def receiving(
+    port: int | None = None, *secrets: str, tls: tuple[Path, Path] | None = None
+) -> AsyncIterator[Receiver]:
+    """A receiver listening until the block ends; with `tls` (key and certificate files for
+    `localhost`), over https://localhost."""
+    receiver = Receiver(port or free_port(), "https://localhost" if tls else "http://127.0.0.1")
+    receiver.secrets = list(secrets)
     app = Starlette(routes=[Route("/hooks", receiver.handle, methods=["POST"])])
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=receiver.port, log_level="warning", lifespan="off"
+            app,
+            host="127.0.0.1",
+            port=receiver.port,
+            log_level="warning",
+            lifespan="off",
+            ssl_keyfile=str(tls[0]) if tls else None,
+            ssl_certfile=str(tls[1]) if tls else None,
         )
     )
     task = asyncio.create_task(server.serve())

@@ -10,9 +10,11 @@ given up and the next one of its line goes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import random
+import ssl
 import time
 from typing import Any
 
@@ -29,10 +31,12 @@ USER_AGENT = "Heed-Webhooks/1"
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
-    """One client per worker; proxies from the environment are not used (the address
-    checked is the one connected to)."""
+    """A client for one receiving host; proxies from the environment are not used (the
+    address checked is the one connected to)."""
     timeout = settings.webhooks.timeout_seconds
+    bundle = settings.webhooks.ca_bundle
     return httpx.AsyncClient(
+        verify=ssl.create_default_context(cafile=bundle) if bundle else True,
         timeout=httpx.Timeout(timeout),
         follow_redirects=False,
         trust_env=False,
@@ -48,9 +52,12 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
         message.event_type, message.created_at, message.organization, message.properties
     )
     try:
-        target = await resolve(message.url, settings)
+        async with asyncio.timeout(settings.webhooks.timeout_seconds):
+            target = await resolve(message.url, settings)
     except UrlRefused as refused:
         return _attempt(message, settings, started, error=str(refused), retry=True)
+    except TimeoutError:
+        return _attempt(message, settings, started, error="name lookup timed out", retry=True)
     timestamp = int(time.time())
     url = httpx.URL(target.url)
     headers = {
@@ -66,19 +73,11 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
     extensions: dict[str, Any] = {"sni_hostname": target.host} if url.scheme == "https" else {}
     clock = time.perf_counter()
     try:
-        request = client.build_request(
-            "POST",
-            url.copy_with(host=target.address),
-            content=body,
-            headers=headers,
-            extensions=extensions,
-        )
-        response = await client.send(request, stream=True)
-        try:
-            head = await _head(response)
-        finally:
-            await response.aclose()
-    except httpx.TimeoutException:
+        # The whole exchange, not each read: a receiver dripping its answer cannot hold a
+        # delivery past its lease.
+        async with asyncio.timeout(settings.webhooks.timeout_seconds):
+            response, head = await _post(client, url, target.addresses, body, headers, extensions)
+    except (httpx.TimeoutException, TimeoutError):
         return _attempt(message, settings, started, error="timed out", retry=True, clock=clock)
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -98,6 +97,36 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
         retry_after=_retry_after(response.headers.get("retry-after"), started),
         clock=clock,
     )
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    addresses: tuple[str, ...],
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+) -> tuple[httpx.Response, str]:
+    """POST to the checked addresses in turn until one accepts the connection."""
+    for n, address in enumerate(addresses, start=1):
+        request = client.build_request(
+            "POST",
+            url.copy_with(host=address),
+            content=body,
+            headers=headers,
+            extensions=extensions,
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.ConnectError:
+            if n == len(addresses):
+                raise
+            continue
+        try:
+            return response, await _head(response)
+        finally:
+            await response.aclose()
+    raise AssertionError("resolve() returns at least one address")
 
 
 async def _head(response: httpx.Response) -> str:

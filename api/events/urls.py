@@ -27,11 +27,11 @@ class UrlRefused(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """A checked URL and the address to connect to for it."""
+    """A checked URL and the addresses to connect to for it, in the resolver's order."""
 
     url: str
     host: str
-    address: str
+    addresses: tuple[str, ...]
 
 
 def check_syntax(url: str, settings: Settings) -> SplitResult:
@@ -55,7 +55,7 @@ def check_syntax(url: str, settings: Settings) -> SplitResult:
 
 
 async def resolve(url: str, settings: Settings) -> Target:
-    """The URL and one address it resolves to, if every address it resolves to is allowed."""
+    """The URL and the addresses it resolves to, if every one of them is allowed."""
     parts = check_syntax(url, settings)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -70,7 +70,7 @@ async def resolve(url: str, settings: Settings) -> Target:
         problem = _refused(address, settings)
         if problem:
             raise UrlRefused(f"the host {host!r} resolves to {problem} address {address}")
-    return Target(url, host, str(addresses[0]))
+    return Target(url, host, tuple(dict.fromkeys(str(address) for address in addresses)))
 
 
 def _refused(address: Address, settings: Settings) -> str | None:

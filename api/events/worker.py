@@ -52,14 +52,15 @@ class DeliveryWorker:
         self._settings = settings
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._client: httpx.AsyncClient | None = None
+        # One HTTP client per host name: connections go to checked addresses, so a pool
+        # shared by names on one address would reuse one name's TLS session for another.
+        self._clients: dict[str, httpx.AsyncClient] = {}
         self._purged_at: dt.datetime | None = None
         self.stats = DeliveryStats()
         if listener is not None:
             listener.listen(CHANNEL, lambda _payload: self._wake.set(), self._catch_up)
 
     async def start(self) -> None:
-        self._client = http_client(self._settings)
         self._task = asyncio.create_task(self._run_forever(), name="heed-webhooks")
 
     async def stop(self) -> None:
@@ -67,15 +68,21 @@ class DeliveryWorker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        if self._client is not None:
-            await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def _client_for(self, host: str) -> httpx.AsyncClient:
+        client = self._clients.get(host)
+        if client is None:
+            client = self._clients[host] = http_client(self._settings)
+        return client
 
     async def _catch_up(self) -> None:
         self._wake.set()
 
     async def run_once(self) -> int:
         """Claim what is due and send it; how many messages were attempted."""
-        assert self._client is not None, "start() first"
         webhooks = self._settings.webhooks
         now = dt.datetime.now(dt.UTC)
         if self._purged_at is None or now - self._purged_at >= PURGE_EVERY:
@@ -88,8 +95,8 @@ class DeliveryWorker:
             return 0
 
         async def send_one(message: Claimed) -> tuple[Claimed, Attempt]:
-            assert self._client is not None
-            return message, await send(self._client, message, self._settings)
+            client = self._client_for(urlsplit(message.url).hostname or "")
+            return message, await send(client, message, self._settings)
 
         attempts = await asyncio.gather(*(send_one(message) for message in claimed))
         await store.record_attempts(attempts)
