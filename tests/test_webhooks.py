@@ -842,7 +842,7 @@ async def test_killing_heed_mid_delivery_loses_nothing(
                     )
                     assert body["data"]["completeStep"]["userErrors"] == [], body
             await receiver.wait_requests(1)
-            assert receiver.in_flight == 1  # a delivery is in the receiver's hands
+            assert receiver.in_flight >= 1  # a delivery is in the receiver's hands
             process.kill()  # SIGKILL: no shutdown, no cleanup
             await process.wait()
         receiver.hold.set()

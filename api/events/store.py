@@ -217,37 +217,47 @@ class Attempt:
     next_attempt_at: dt.datetime | None
 
 
-_MOVE = {
-    "delivered": "UPDATE webhook_message SET state = 'delivered', delivered_at = $1",
-    "failed": "UPDATE webhook_message SET state = 'failed', next_attempt_at = $1",
-    "retry": "UPDATE webhook_message SET next_attempt_at = $1",
-}
+async def record_attempts(attempts: Sequence[tuple[Claimed, Attempt]]) -> None:
+    """Log a round's attempts and move their messages on, in one transaction: one statement
+    for the delivered, one for the given up, one per retry. A message whose lease was lost
+    meanwhile is left as the newer claim made it; one whose endpoint was deleted meanwhile
+    is gone, with its log."""
+    async with in_transaction() as connection:
+        live = await _lock_endpoints(connection, {m.endpoint_id for m, _ in attempts})
+        kept = [(m, a) for m, a in attempts if m.endpoint_id in live]
+        if not kept:
+            return
+        delivered = [m for m, a in kept if a.succeeded]
+        failed = [m for m, a in kept if not a.succeeded and a.next_attempt_at is None]
+        now = max(a.at for _, a in kept)
+        if delivered:
+            await _move(connection, "state = 'delivered', delivered_at = $1", now, delivered)
+        if failed:
+            await _move(connection, "state = 'failed', next_attempt_at = $1", now, failed)
+        for message, attempt in kept:
+            if attempt.next_attempt_at is not None:
+                await _move(connection, "next_attempt_at = $1", attempt.next_attempt_at, [message])
+        await _insert_log(kept, connection)
+
+
+async def _move(
+    connection: Any, changes: str, at: dt.datetime, messages: Sequence[Claimed]
+) -> None:
+    """Change messages still held under the claim that leased them (`changes`: constants)."""
+    held = " OR ".join(
+        f"(id = ${2 * n + 2} AND attempts = ${2 * n + 3})" for n in range(len(messages))
+    )
+    values: list[Any] = [_value(at)]
+    for message in messages:
+        values += [message.id, message.attempts]
+    sql = f"UPDATE webhook_message SET {changes} WHERE {held}"  # noqa: S608
+    await connection.execute_query(_sql(connection, sql), values)
+
+
 _LOG_COLUMNS = (
     "public_id, message_id, endpoint_id, attempt, succeeded, status_code, latency_ms, error,"
     " response, created_at"
 )
-
-
-async def record_attempts(attempts: Sequence[tuple[Claimed, Attempt]]) -> None:
-    """Log a round's attempts and move their messages on, in one transaction. A message
-    whose lease was lost meanwhile is left as the newer claim made it; one whose endpoint
-    was deleted meanwhile is gone, with its log."""
-    async with in_transaction() as connection:
-        live = await _lock_endpoints(connection, {m.endpoint_id for m, _ in attempts})
-        kept = [(m, a) for m, a in attempts if m.endpoint_id in live]
-        for message, attempt in kept:
-            if attempt.succeeded:
-                move, when = "delivered", attempt.at
-            elif attempt.next_attempt_at is None:
-                move, when = "failed", attempt.at
-            else:
-                move, when = "retry", attempt.next_attempt_at
-            await connection.execute_query(
-                _sql(connection, _MOVE[move] + " WHERE id = $2 AND attempts = $3"),
-                [_value(when), message.id, message.attempts],
-            )
-        if kept:
-            await _insert_log(kept, connection)
 
 
 async def _lock_endpoints(connection: Any, endpoint_ids: set[int]) -> set[int]:
