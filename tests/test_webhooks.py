@@ -252,7 +252,7 @@ async def test_app_events_are_never_webhooks(
     """A member tracking an app event named like a catalogue type forges nothing."""
     org = unique("forge")
     async with receiving() as receiver:
-        await create_endpoint(client, receiver, org)
+        await create_endpoint(client, receiver, org, ["help.requested"])
         headers = auth(org, "mallory", ("member",))
         tracked = await graphql(
             client,
@@ -272,8 +272,9 @@ async def test_step_changes_through_the_api_arrive_in_order(
     org = unique("api")
     brendan = auth(org, "brendan", ("office_manager",), name="Brendan")
     dana = auth(org, "dana", ("billing",), name="Dana", email="dana@projectmap.test")
+    wanted = ["step.completed", "step.skipped", "step.reopened", "help.requested"]
     async with receiving() as receiver:
-        await create_endpoint(client, receiver, org)
+        await create_endpoint(client, receiver, org, wanted)
         for headers in (brendan, dana):
             await graphql(client, "{ viewer { member { id } } }", headers)
 
@@ -732,7 +733,7 @@ async def test_a_slow_receiver_does_not_slow_the_api(
 
     async with receiving() as receiver:
         receiver.hold = asyncio.Event()
-        await create_endpoint(client, receiver, watched)
+        await create_endpoint(client, receiver, watched, ["step.completed"])
         for org in (quiet, watched):
             await graphql(client, "{ viewer { member { id } } }", staff[org])
         await complete(quiet, "create-account")
@@ -830,7 +831,7 @@ async def test_killing_heed_mid_delivery_loses_nothing(
     async with receiving() as receiver:
         receiver.hold = asyncio.Event()
         async with heed_serve(env) as (process, url), httpx.AsyncClient(base_url=url) as client:
-            await create_endpoint(client, receiver, org)
+            await create_endpoint(client, receiver, org, ["step.completed", "flow.completed"])
             for member in ("ann", "bob", "cem"):
                 headers = auth(org, member, ())
                 for step in steps:
@@ -853,7 +854,9 @@ async def test_killing_heed_mid_delivery_loses_nothing(
     )
     try:
         with using(database):
-            committed = await Event.filter(organization__external_id=org).order_by("id")
+            committed = await Event.filter(
+                organization__external_id=org, name__in=["step.completed", "flow.completed"]
+            ).order_by("id")
             queued = await WebhookMessage.filter(organization__external_id=org).count()
     finally:
         await database.close_connections()
@@ -931,8 +934,9 @@ async def test_projectmap_events_follow_the_catalogue(
     hooks: tuple[Starlette, httpx.AsyncClient], client: httpx.AsyncClient
 ) -> None:
     org = unique("projectmap")
+    wanted = ["step.skipped", "help.requested", "step.completed", "help.resolved"]
     async with receiving() as receiver:
-        await create_endpoint(client, receiver, org)
+        await create_endpoint(client, receiver, org, wanted)
         await projectmap(client, org)
         await receiver.wait_for(3)  # skipped, requested, completed
         with database(hooks):

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 
-_BACKGROUND: ContextVar[bool] = ContextVar("heed_background_statements", default=False)
+from api.db import in_background
 
 LOGGER = "tortoise.db_client"
 
@@ -22,7 +21,7 @@ class StatementCounter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if _BACKGROUND.get():
+        if in_background():
             return  # handlers run in the logging task's context: a worker's, not a request's
         message = record.getMessage()
         if not message.startswith(("Created connection", "Closed connection")):
@@ -40,13 +39,3 @@ def counting_statements() -> Iterator[StatementCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(level)
-
-
-@contextmanager
-def background() -> Iterator[None]:
-    """Statements sent inside are a background worker's: requests' counts leave them out."""
-    token = _BACKGROUND.set(True)
-    try:
-        yield
-    finally:
-        _BACKGROUND.reset(token)

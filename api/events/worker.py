@@ -19,9 +19,8 @@ from urllib.parse import urlsplit
 import httpx
 from tortoise.context import TortoiseContext
 
-from api.db import using
+from api.db import background, using
 from api.db.listen import Listener
-from api.db.statements import background
 from api.events import store
 from api.events.delivery import http_client, send
 from api.events.store import Attempt, Claimed
