@@ -26,6 +26,7 @@ class Receiver:
         self.received = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self._serve, name="bench-receiver", daemon=True)
 
     @property
@@ -40,14 +41,14 @@ class Receiver:
         self._ready.set()
         self._loop.run_forever()
         server.close()
-        connections = asyncio.all_tasks(self._loop)
-        for connection in connections:
-            connection.cancel()
-        self._loop.run_until_complete(asyncio.gather(*connections, return_exceptions=True))
+        for writer in self._writers:
+            writer.close()  # each connection then reads its end and returns
+        self._loop.run_until_complete(asyncio.gather(*asyncio.all_tasks(self._loop)))
         self._loop.close()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+        self._writers.add(writer)
+        try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = 0
@@ -59,7 +60,11 @@ class Receiver:
                 self.received += 1
                 writer.write(NO_CONTENT)
                 await writer.drain()
-        writer.close()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
 
 
 @contextlib.contextmanager
