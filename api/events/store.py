@@ -137,11 +137,6 @@ class Claimed:
     signing_secrets: tuple[str, ...]
     failing_since: dt.datetime | None
 
-    @property
-    def line(self) -> tuple[int, int]:
-        """Messages of one line are sent in order, one at a time."""
-        return (self.endpoint_id, self.organization_id)
-
 
 _DUE = (
     "SELECT m.id FROM webhook_message m JOIN webhook_endpoint e ON e.id = m.endpoint_id"

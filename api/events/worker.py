@@ -125,6 +125,7 @@ class DeliveryWorker:
         poll = self._settings.webhooks.poll_seconds
         with using(self._database), background():
             while True:
+                self._wake.clear()  # a notification from now on wakes the wait below
                 try:
                     attempted = await self.run_once()
                 except asyncio.CancelledError:
@@ -134,6 +135,5 @@ class DeliveryWorker:
                     attempted = 0
                 if attempted:
                     continue
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
