@@ -739,16 +739,31 @@ async def test_a_slow_receiver_does_not_slow_the_api(
         await complete(quiet, "create-account")
         await complete(watched, "create-account")
         await receiver.wait_requests(1)  # that delivery is now stuck in the receiver
-        assert receiver.in_flight == 1
 
-        without_endpoint = await complete(quiet, "install-ipad")
-        with_endpoint = await complete(watched, "install-ipad")
-        assert receiver.in_flight == 1  # the mutation returned; the receiver still holds
+        async def fewest(org: str) -> int:
+            """The least of three completions of one step: another app in this process
+            (the session's) may poll for a release during one of them."""
+            counts = []
+            for _ in range(3):
+                counts.append(await complete(org, "install-ipad"))
+                reopened = await graphql(
+                    client,
+                    STEP % "reopenStep",
+                    staff[org],
+                    {"input": {"flowId": "reception-setup", "stepId": "install-ipad"}},
+                )
+                assert reopened["data"]["reopenStep"]["userErrors"] == []
+            return min(counts)
+
+        without_endpoint = await fewest(quiet)
+        with_endpoint = await fewest(watched)
+        assert receiver.in_flight >= 1  # the mutations returned; the receiver still holds
         assert receiver.requests == []
         assert with_endpoint == without_endpoint
         receiver.hold.set()
-        delivered = await receiver.wait_for(2)
-    assert [d.data["stepId"] for d in delivered] == ["create-account", "install-ipad"]
+        delivered = await receiver.wait_for(4)
+    steps = [d.data["stepId"] for d in delivered]
+    assert steps == ["create-account", "install-ipad", "install-ipad", "install-ipad"]
 
 
 async def test_two_workers_on_postgres_deliver_each_event_once(
@@ -1159,3 +1174,20 @@ async def test_https_receivers_are_verified_by_name_on_the_checked_address(
             attempt = await eventually(logged.first)
     assert receiver.requests == []
     assert "CERTIFICATE_VERIFY_FAILED" in (attempt.error or "")
+
+
+async def test_the_outbox_trigger_is_on_the_event_table(
+    hooks: tuple[Starlette, httpx.AsyncClient],
+) -> None:
+    """SQLite drops a table's triggers when a migration rebuilds it: this fails if one did."""
+    with database(hooks):
+        connection = Event._meta.db
+        if connection.capabilities.dialect == "postgres":
+            sql = (
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'event'::regclass"
+                " AND NOT tgisinternal"
+            )
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'event'"
+        _, rows = await connection.execute_query(sql)
+    assert [row[0] for row in rows] == ["webhook_outbox"]
