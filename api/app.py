@@ -16,6 +16,7 @@ from api.content.follow import ReleaseFollower
 from api.content.preview import DraftPreview
 from api.db import is_postgres, is_reachable, open_database, using
 from api.db.listen import Listener
+from api.events.worker import DeliveryWorker
 from api.faults import guarded
 from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql_http import graphql_endpoint
@@ -123,13 +124,19 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
         )
         runtime.subscriptions = SubscriptionEndpoint(runtime)
         runtime.follower = follower
+        if settings.webhooks.delivery:
+            runtime.webhooks = DeliveryWorker(database, settings, listener)
         app.state.runtime = runtime
         try:
             if listener is not None:
                 await listener.start()
             await follower.start()
+            if runtime.webhooks is not None:
+                await runtime.webhooks.start()
             yield
         finally:
+            if runtime.webhooks is not None:
+                await runtime.webhooks.stop()
             await follower.stop()
             if listener is not None:
                 await listener.stop()

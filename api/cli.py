@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import errno
 import os
+import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from api.auth import AuthError, mint_token, with_development_secret
 from api.content import check_command, write_json_schema
 from api.content.store import PublishConflict, PublishRefused, PublishResult, publish
-from api.db import DatabaseUnavailable, open_database, using
+from api.db import DatabaseUnavailable, is_postgres, open_database, using
+from api.db.listen import Listener
+from api.events import endpoints, store
+from api.events.catalogue import catalogue
+from api.events.endpoints import EndpointView
+from api.events.worker import DeliveryWorker
 from api.observability import configure_logging
 from api.settings import ConfigError, Settings
 
+T = TypeVar("T")
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
 WATCH_POLL_SECONDS = 0.05
 
@@ -268,6 +277,123 @@ def app_from_environment() -> object:
     return create_app(settings, development_token=os.environ.get(DEV_TOKEN_ENV))
 
 
+async def _with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    database = await open_database(settings.database_url, migrate=True)
+    try:
+        with using(database):
+            return await work()
+    finally:
+        await database.close_connections()
+
+
+def webhooks_command(args: argparse.Namespace) -> None:
+    """`heed webhooks ...`: the same use cases as the GraphQL mutations, for operators."""
+    settings = load_settings()
+    action = args.webhooks_command
+
+    async def work() -> None:
+        if action == "list":
+            for endpoint in await endpoints.list_endpoints(None):
+                _print_endpoint(endpoint)
+        elif action == "types":
+            for event_type in catalogue().values():
+                print(f"{event_type.name}\t{event_type.description}")
+        elif action == "create":
+            endpoint, secret = await endpoints.create(
+                settings, None, args.url, _names(args.events), args.org, args.description
+            )
+            _print_endpoint(endpoint)
+            print(f"secret: {secret}  (shown once: store it now)")
+        elif action == "update":
+            enabled = True if args.enable else (False if args.disable else None)
+            endpoint = await endpoints.update(
+                settings,
+                None,
+                args.id,
+                url=args.url,
+                events=_names(args.events) if args.events else None,
+                description=args.description,
+                enabled=enabled,
+            )
+            _print_endpoint(endpoint)
+        elif action == "rotate-secret":
+            endpoint, secret = await endpoints.rotate_secret(settings, None, args.id, args.overlap)
+            _print_endpoint(endpoint)
+            print(f"secret: {secret}  (shown once: store it now)")
+        elif action == "delete":
+            deleted = await endpoints.delete(None, args.id)
+            print(f"deleted {deleted.id}")
+        elif action == "replay":
+            since = _datetime(args.since) if args.since else None
+            queued = await endpoints.replay(
+                None, delivery_id=args.delivery, endpoint_id=args.endpoint, since=since
+            )
+            print(f"queued {queued} message(s)")
+        elif action == "deliveries":
+            await _print_deliveries(args.id, args.first)
+
+    try:
+        asyncio.run(_with_database(settings, work))
+    except endpoints.EndpointError as exc:
+        raise CommandError(exc.message) from None
+
+
+def _names(events: str) -> list[str]:
+    return [name.strip() for name in events.split(",") if name.strip()]
+
+
+def _datetime(value: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--since expects an ISO date and time, not {value!r}") from None
+
+
+def _print_endpoint(endpoint: EndpointView) -> None:
+    state = "enabled" if endpoint.enabled else f"disabled ({endpoint.disabled_reason})"
+    organization = endpoint.organization_id or "every organization"
+    print(f"{endpoint.id}\t{endpoint.url}\t{','.join(endpoint.events)}\t{organization}\t{state}")
+
+
+async def _print_deliveries(endpoint_id: str, first: int) -> None:
+    found = [e for e in await endpoints.list_endpoints(None) if e.id == endpoint_id]
+    if not found:
+        raise CommandError(f"no such webhook endpoint: {endpoint_id}")
+    for row in await store.deliveries(found[0].pk, first, None):
+        outcome = "delivered" if row.succeeded else (row.error or "failed")
+        print(
+            f"{row.created_at.isoformat(timespec='seconds')}\t{row.id}\t{row.event_type}"
+            f"\t{row.event_id}\tattempt {row.attempt}\t{row.status_code or '-'}"
+            f"\t{row.latency_ms if row.latency_ms is not None else '-'} ms\t{outcome}"
+        )
+
+
+def worker_command(_: argparse.Namespace) -> None:
+    """`heed worker`: deliver webhooks in a process of its own (then serve with
+    HEED_WEBHOOK_DELIVERY=false, or keep both: workers share the queue on Postgres)."""
+    settings = load_settings()
+    print(f"Heed is delivering webhooks ({_redacted(settings.database_url)})", flush=True)
+    asyncio.run(_deliver_forever(settings))
+
+
+async def _deliver_forever(settings: Settings) -> None:
+    database = await open_database(settings.database_url, migrate=True)
+    listener = Listener(settings.database_url) if is_postgres(settings.database_url) else None
+    worker = DeliveryWorker(database, settings, listener)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        if listener is not None:
+            await listener.start()
+        await worker.start()
+        await stop.wait()  # until SIGTERM (or Ctrl-C)
+    finally:
+        await worker.stop()
+        if listener is not None:
+            await listener.stop()
+        await database.close_connections()
+
+
 def export_schema_command(args: argparse.Namespace) -> None:
     from schema import schema_sdl
 
@@ -386,6 +512,45 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema_parser.add_argument("--output", default="content/schema/front-matter.schema.json")
     schema_parser.set_defaults(handler=content_schema_command)
+
+    webhooks = commands.add_parser("webhooks", help="manage outgoing webhook endpoints")
+    hooks = webhooks.add_subparsers(dest="webhooks_command", required=True)
+    hooks.add_parser("list", help="every endpoint: id, url, events, organization, state")
+    hooks.add_parser("types", help="the event catalogue")
+    create = hooks.add_parser("create", help="add an endpoint; prints its secret once")
+    create.add_argument("url")
+    create.add_argument(
+        "--events", required=True, help='comma-separated event types, or "*" for all'
+    )
+    create.add_argument("--org", help="only this organization's events (its id)")
+    create.add_argument("--description")
+    update = hooks.add_parser("update", help="change, disable or enable an endpoint")
+    update.add_argument("id")
+    update.add_argument("--url")
+    update.add_argument("--events", help="comma-separated event types")
+    update.add_argument("--description")
+    toggle = update.add_mutually_exclusive_group()
+    toggle.add_argument("--enable", action="store_true")
+    toggle.add_argument("--disable", action="store_true")
+    rotate = hooks.add_parser(
+        "rotate-secret", help="a new secret; the old one still signs during the overlap"
+    )
+    rotate.add_argument("id")
+    rotate.add_argument("--overlap", type=int, help="seconds (default HEED_WEBHOOK_SECRET_...)")
+    delete = hooks.add_parser("delete", help="remove an endpoint with its queue and log")
+    delete.add_argument("id")
+    replay = hooks.add_parser("replay", help="send a delivery again, or all events since")
+    replay.add_argument("--delivery", help="a delivery id (from 'deliveries')")
+    replay.add_argument("--endpoint", help="an endpoint id, with --since")
+    replay.add_argument("--since", help="ISO date and time, e.g. 2026-11-30T08:00:00Z")
+    log = hooks.add_parser("deliveries", help="an endpoint's delivery log, newest first")
+    log.add_argument("id")
+    log.add_argument("--first", type=int, default=20)
+    for parser_ in (webhooks, *hooks.choices.values()):
+        parser_.set_defaults(handler=webhooks_command)
+
+    worker = commands.add_parser("worker", help="deliver webhooks (no GraphQL)")
+    worker.set_defaults(handler=worker_command)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL to schema.graphql")
     export.add_argument("--output", default="schema.graphql")

@@ -178,7 +178,7 @@ def _literal_shape(value: ValueNode) -> tuple[int, int]:
         elif isinstance(node, ListValueNode):
             stack.extend((item, depth + 1) for item in node.values)
         else:
-            size += len(getattr(node, "value", "") or "") + 2
+            size += len(str(getattr(node, "value", "") or "")) + 2
     return deepest, size
 
 

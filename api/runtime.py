@@ -35,6 +35,7 @@ class Runtime:
     release: LiveRelease | None = None
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
     follower: Any = None  # the ReleaseFollower keeping `release` current
+    webhooks: Any = None  # the DeliveryWorker sending webhooks, unless HEED_WEBHOOK_DELIVERY=false
 
     def serve(self, release: LiveRelease) -> None:
         """Swap in a newer release; requests already running keep the one they started with."""

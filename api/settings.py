@@ -56,6 +56,25 @@ class RateLimits:
 
 
 @dataclass(frozen=True)
+class WebhookSettings:
+    """Outgoing webhooks: who delivers, how hard it retries, which URLs are allowed."""
+
+    delivery: bool = True  # a delivery worker in every `heed serve` process
+    poll_seconds: float = 1.0  # how often an idle worker looks for due messages
+    timeout_seconds: float = 10.0
+    concurrency: int = 8  # requests in flight per worker
+    retry_base_seconds: float = 5.0  # first retry delay, doubled at each attempt
+    retry_max_seconds: float = 6 * 3600.0
+    max_attempts: int = 16
+    disable_after_seconds: float = 5 * 24 * 3600.0  # an endpoint failing this long is disabled
+    secret_overlap_seconds: int = 24 * 3600  # the old secret still signs this long
+    retention_days: int = 30  # sent and given-up messages and the delivery log are kept this long
+    ca_bundle: Path | None = None  # CA certificates for receivers (default: the system's)
+    allow_http: bool = False  # plain http in production
+    allow_private: bool = False  # loopback, private, link-local and metadata addresses
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: Environment = "development"
     data_dir: Path = Path("data")
@@ -77,6 +96,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ()
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @property
     def is_production(self) -> bool:
@@ -178,6 +198,7 @@ class Settings:
                 workers=_positive_int(env, "HEED_WORKERS", RateLimits.workers),
             ),
             trusted_proxies=_trusted_proxies(env),
+            webhooks=_webhook_settings(env),
         )
 
 
@@ -266,3 +287,54 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw.lower() in ("0", "false", "no", "off"):
         return False
     raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
+    default = WebhookSettings()
+    return WebhookSettings(
+        delivery=_flag(env, "HEED_WEBHOOK_DELIVERY", default.delivery),
+        poll_seconds=_positive_float(env, "HEED_WEBHOOK_POLL_SECONDS", default.poll_seconds),
+        timeout_seconds=_positive_float(
+            env, "HEED_WEBHOOK_TIMEOUT_SECONDS", default.timeout_seconds
+        ),
+        concurrency=_positive_int(env, "HEED_WEBHOOK_CONCURRENCY", default.concurrency),
+        retry_base_seconds=_positive_float(
+            env, "HEED_WEBHOOK_RETRY_BASE_SECONDS", default.retry_base_seconds
+        ),
+        retry_max_seconds=_positive_float(
+            env, "HEED_WEBHOOK_RETRY_MAX_SECONDS", default.retry_max_seconds
+        ),
+        max_attempts=_positive_int(env, "HEED_WEBHOOK_MAX_ATTEMPTS", default.max_attempts),
+        disable_after_seconds=_positive_float(
+            env, "HEED_WEBHOOK_DISABLE_AFTER_SECONDS", default.disable_after_seconds
+        ),
+        secret_overlap_seconds=_positive_int(
+            env, "HEED_WEBHOOK_SECRET_OVERLAP_SECONDS", default.secret_overlap_seconds
+        ),
+        retention_days=_positive_int(env, "HEED_WEBHOOK_RETENTION_DAYS", default.retention_days),
+        ca_bundle=_ca_bundle(env),
+        allow_http=_flag(env, "HEED_WEBHOOK_ALLOW_HTTP", default.allow_http),
+        allow_private=_flag(env, "HEED_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
+    )
+
+
+def _ca_bundle(env: Mapping[str, str]) -> Path | None:
+    value = env.get("HEED_WEBHOOK_CA_BUNDLE") or None
+    if value is None:
+        return None
+    if not Path(value).is_file():
+        raise ConfigError(f"HEED_WEBHOOK_CA_BUNDLE is not a readable file: {value}")
+    return Path(value)
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a number greater than 0, not {raw}")
+    return value

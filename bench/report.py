@@ -7,7 +7,16 @@ from typing import Any
 
 import orjson
 
-ORDER = ("typename", "home", "home_uncached", "help", "search", "content_item", "complete_step")
+ORDER = (
+    "typename",
+    "home",
+    "home_uncached",
+    "help",
+    "search",
+    "content_item",
+    "complete_step",
+    "complete_step_webhook",
+)
 MIN_RATIO = {"home": 0.15, "help": 0.5, "content_item": 0.5, "search": 0.3, "complete_step": 0.1}
 
 
@@ -48,6 +57,16 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
             sql = s.get(name, {}).get("sql_per_request")
             if name in s:
                 out.append(_target(f"{size} {name} SQL", "0", sql, sql == 0))
+        if "complete_step" in s and "complete_step_webhook" in s:
+            plain, hooked = s["complete_step"], s["complete_step_webhook"]
+            kept = round(hooked["ratio"] / plain["ratio"], 3) if plain["ratio"] else 0.0
+            out.append(
+                _target(f"{size} complete_step ratio with a webhook", ">= 0.9x", kept, kept >= 0.9)
+            )
+            extra = round(hooked["sql_per_request"] - plain["sql_per_request"], 2)
+            out.append(
+                _target(f"{size} complete_step SQL with a webhook", "<= +1", extra, extra <= 1)
+            )
     datasets = result["datasets"]
     if "small" in datasets and "large" in datasets:
         small = datasets["small"]["scenarios"]["home"]

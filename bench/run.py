@@ -27,6 +27,7 @@ from api.content.store import publish
 from api.db import open_database, using
 from bench import machine, report
 from bench.load import CONNECTIONS, THREADS, LoadError, ensure_wrk, run_wrk
+from bench.receiver import webhook_endpoint
 from bench.scenarios import Scenario, scenarios
 from bench.seed import seed
 from bench.server import Server, seconds_until_release, start_server, wait_ready
@@ -105,9 +106,12 @@ async def measure(dataset: Dataset, case: Scenario, seconds: float, warm_seconds
         if case.seen_before:
             await warm_members(server, dataset.pools.read, case.body())
         run_wrk(plan.wrk, url, tokens, body, warm_seconds, key_prefix=prefix + "w")
-    result = run_wrk(
-        plan.wrk, url, tokens, body, seconds, steps=plan.steps, key_prefix=prefix, start=start
-    )
+    async with webhook_endpoint(plan.server_env, case.webhook) as receiver:
+        result = run_wrk(
+            plan.wrk, url, tokens, body, seconds, steps=plan.steps, key_prefix=prefix, start=start
+        )
+    if receiver is not None:
+        result["webhooks_received"] = receiver.received
     if case.writes:
         dataset.written += result["requests"]
     dataset.runs.setdefault(case.name, []).append(result)

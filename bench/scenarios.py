@@ -31,6 +31,7 @@ class Scenario:
     # Every reader sent this request once before the run, as on a page load after the first:
     # what changed since (the write scenarios' organizations) is computed again.
     seen_before: bool = False
+    webhook: bool = False  # one endpoint subscribed to step.completed while it runs
 
     def body(self, key: str = KEY, step: str = STEP) -> bytes:
         """The JSON body; keyed scenarios get their idempotency key and step substituted."""
@@ -62,6 +63,15 @@ def scenarios(user_flow: str, content_item: str) -> list[Scenario]:
             {"input": {"flowId": user_flow, "stepId": STEP, "idempotencyKey": KEY}},
             writes=True,
         ),
+        # The same write with one endpoint receiving every step.completed: what the outbox
+        # and the delivery worker cost the API.
+        Scenario(
+            "complete_step_webhook",
+            COMPLETE,
+            {"input": {"flowId": user_flow, "stepId": STEP, "idempotencyKey": KEY}},
+            writes=True,
+            webhook=True,
+        ),
     ]
 
 
@@ -84,5 +94,6 @@ def problems(name: str, payload: dict[str, Any]) -> list[str]:
             ]
         ),
     }
+    checks["complete_step_webhook"] = checks["complete_step"]
     check = checks.get(name)
     return [] if check is None or check() else [f"{name}: unexpected answer {str(data)[:300]}"]

@@ -15,6 +15,7 @@ import orjson
 
 from api.app import create_app
 from api.settings import Settings
+from bench.receiver import webhook_endpoint
 from bench.scenarios import Scenario, problems
 from bench.statements import counting_statements
 
@@ -46,21 +47,26 @@ async def sql_per_request(
             typename = b'{"query": "{ __typename }"}'
             for token in read_tokens + write_tokens:
                 await post(client, token, typename)  # first sight: the member is remembered
+            writes = 0  # each write scenario moves the same members one step further
             for scenario in scenarios:
                 tokens = write_tokens if scenario.writes else read_tokens
+                step = steps[writes] if scenario.writes else steps[0]
+                keys = f"{key_prefix}-{scenario.name}"
                 # Parse/validation caches warm; readers whose page loaded before, all of them.
                 warm = tokens if scenario.seen_before else tokens[:2]
                 for n, token in enumerate(warm):
-                    body = scenario.body(f"{key_prefix}-warm-{n}", steps[0])
+                    body = scenario.body(f"{keys}-warm-{n}", step)
                     wrong = problems(scenario.name, await post(client, token, body))
                     if wrong and not scenario.writes:
                         raise RuntimeError("; ".join(wrong))
                 measured = tokens[2:] if scenario.writes else tokens
-                with counting_statements() as counter:
-                    for n, token in enumerate(measured):
-                        body = scenario.body(f"{key_prefix}-{n}", steps[0])
-                        wrong = problems(scenario.name, await post(client, token, body))
-                        if wrong:
-                            raise RuntimeError("; ".join(wrong))
+                async with webhook_endpoint(env, scenario.webhook):
+                    with counting_statements() as counter:
+                        for n, token in enumerate(measured):
+                            body = scenario.body(f"{keys}-{n}", step)
+                            wrong = problems(scenario.name, await post(client, token, body))
+                            if wrong:
+                                raise RuntimeError("; ".join(wrong))
                 out[scenario.name] = round(len(counter.statements) / len(measured), 2)
+                writes += scenario.writes
     return out

@@ -72,6 +72,9 @@ class Plan:
             "HEED_CONTENT_DIR": str(self.pack),
             # Throughput is measured from one address and a few members: no rate limits.
             **{variable: "1000000000" for variable in RATE_LIMIT_VARIABLES},
+            # complete_step_webhook's receiver listens on 127.0.0.1, over http.
+            "HEED_WEBHOOK_ALLOW_HTTP": "true",
+            "HEED_WEBHOOK_ALLOW_PRIVATE": "true",
         }
 
 

@@ -10,6 +10,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from api.db import in_background
+
 LOGGER = "tortoise.db_client"
 
 
@@ -19,6 +21,8 @@ class StatementCounter(logging.Handler):
         self.statements: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if in_background():
+            return  # handlers run in the logging task's context: a worker's, not a request's
         message = record.getMessage()
         if not message.startswith(("Created connection", "Closed connection")):
             self.statements.append(message)

@@ -37,12 +37,13 @@ from schema.content import CONTENT_TYPES, ContentQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
+from schema.webhooks import WebhooksMutation, WebhooksQuery
 
 logger = logging.getLogger("heed.graphql")
 
 STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery)
-Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery))
-Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation))
+Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery, WebhooksQuery))
+Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation, WebhooksMutation))
 
 DOCUMENT_CACHE_SIZE = 512
 

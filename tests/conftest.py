@@ -27,7 +27,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.content.store import publish
 from api.db import open_database, using
-from api.settings import RateLimits, Settings
+from api.settings import RateLimits, Settings, WebhookSettings
 from bench.statements import StatementCounter as SQLCounter
 from bench.statements import counting_statements
 
@@ -183,6 +183,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         jwt_secret=TEST_SECRET,
         admin_key=TEST_ADMIN_KEY,
         rate_limits=UNLIMITED,
+        # The session's app sends no webhooks: tests/test_webhooks.py runs its own workers.
+        webhooks=WebhookSettings(delivery=False),
     )
 
 

@@ -96,3 +96,23 @@ async def test_seeded_members_match_their_tokens(
     flows = {flow["id"]: flow for flow in body["data"]["flows"]}
     org_flow = next(plan for plan in plans if plan.org_flow)
     assert flows[org_flow.id]["progress"]["done"] == (1 * 7) % (len(org_flow.steps) + 1)
+
+
+def test_report_checks_complete_step_with_a_webhook_against_without() -> None:
+    scenarios = {
+        name: {"rps": rps, "p50_ms": 2.0, "p99_ms": 9.0, "sql_per_request": sql}
+        for name, rps, sql in [
+            ("typename", 1000.0, 0),
+            ("complete_step", 200.0, 9),
+            ("complete_step_webhook", 170.0, 9),
+        ]
+    }
+    report.add_ratios(scenarios)
+    found = {
+        t["target"]: t
+        for t in report.targets({"datasets": {"small": {"orgs": 1, "scenarios": scenarios}}})
+    }
+    kept = found["small complete_step ratio with a webhook"]
+    assert (kept["measured"], kept["met"]) == (0.85, False)
+    extra = found["small complete_step SQL with a webhook"]
+    assert (extra["measured"], extra["met"]) == (0, True)

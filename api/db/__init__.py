@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,24 @@ from tortoise.migrations.executor import MigrationExecutor
 APP_LABEL = "models"
 MODELS_MODULE = "api.db.models"
 MIGRATIONS_MODULE = "migrations"
+
+
+_BACKGROUND: ContextVar[bool] = ContextVar("heed_background", default=False)
+
+
+@contextlib.contextmanager
+def background() -> Iterator[None]:
+    """Mark the statements sent inside as a background worker's (webhook delivery), so
+    that counting a request's statements leaves them out."""
+    token = _BACKGROUND.set(True)
+    try:
+        yield
+    finally:
+        _BACKGROUND.reset(token)
+
+
+def in_background() -> bool:
+    return _BACKGROUND.get()
 
 
 class DatabaseUnavailable(Exception):

@@ -202,3 +202,105 @@ class ReleaseItem(Model):
     class Meta:
         table = "release_item"
         unique_together = (("release", "revision"),)
+
+
+class WebhookEndpoint(Model):
+    """A URL the host product listens on for events, signed with the endpoint's secret.
+
+    `previous_secret` keeps signing (as a second signature) until it expires after a rotation.
+    `failing_since` is the start of the current run of failed deliveries (none after a success).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    url = fields.CharField(max_length=2048)
+    description = fields.CharField(max_length=500, null=True)
+    organization: fields.ForeignKeyNullableRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, null=True, on_delete=fields.CASCADE
+    )
+    events = fields.JSONField(default=list)
+    secret = fields.CharField(max_length=128)
+    previous_secret = fields.CharField(max_length=128, null=True)
+    previous_secret_expires_at = fields.DatetimeField(null=True)
+    enabled = fields.BooleanField(default=True)
+    disabled_reason = fields.TextField(null=True)
+    failing_since = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "webhook_endpoint"
+
+
+class WebhookSubscription(Model):
+    """One event type (or "*") an endpoint wants: what the outbox trigger matches events on."""
+
+    id = fields.BigIntField(primary_key=True)
+    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="subscriptions", on_delete=fields.CASCADE
+    )
+    event_type = fields.CharField(max_length=64)
+
+    class Meta:
+        table = "webhook_subscription"
+        unique_together = (("endpoint", "event_type"),)
+        indexes = (Index(fields=("event_type",), name="webhook_subscription_type"),)
+
+
+class WebhookMessage(Model):
+    """The outbox: one event to send to one endpoint.
+
+    Written by the `webhook_outbox` trigger on `event` (migration 0004), in the event's own
+    transaction. `public_id` is the webhook-id, the same on every attempt, and
+    `next_attempt_at` doubles as the lease of the worker sending it.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=40, unique=True)
+    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="messages", on_delete=fields.CASCADE
+    )
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name=False, on_delete=fields.CASCADE
+    )
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    state = fields.CharField(max_length=16, default="pending")
+    attempts = fields.IntField(default=0)
+    attempt_base = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField()
+    created_at = fields.DatetimeField()
+    delivered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_message"
+        unique_together = (("endpoint", "event"),)
+        indexes = (
+            Index(fields=("state", "next_attempt_at"), name="webhook_message_due"),
+            Index(fields=("endpoint_id", "organization_id", "state"), name="webhook_message_line"),
+        )
+
+
+class WebhookDelivery(Model):
+    """The delivery log: one attempt to send one message, and what the receiver answered."""
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    message: fields.ForeignKeyRelation[WebhookMessage] = fields.ForeignKeyField(
+        "models.WebhookMessage", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    endpoint: fields.ForeignKeyRelation[WebhookEndpoint] = fields.ForeignKeyField(
+        "models.WebhookEndpoint", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    attempt = fields.IntField()
+    succeeded = fields.BooleanField()
+    status_code = fields.IntField(null=True)
+    latency_ms = fields.IntField(null=True)
+    error = fields.TextField(null=True)
+    response = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "webhook_delivery"
+        indexes = (Index(fields=("endpoint_id", "id"), name="webhook_delivery_endpoint"),)

@@ -572,28 +572,33 @@ def assign(
     )
 
 
-def insert_event(
-    organization_pk: int,
-    member_pk: int | None,
-    name: str,
-    properties: Mapping[str, Any],
-    at: dt.datetime,
-    kind: str | None = None,
-) -> Write:
-    """The event row: the audit trail and the source of every metric and webhook; its kind
-    is the type's prefix (`step` for `step.completed`) unless given."""
-    return Write(
-        "INSERT INTO event (organization_id, member_id, kind, name, properties, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6)",
-        (
+@dataclass(frozen=True)
+class EventRow:
+    member_pk: int | None
+    name: str
+    properties: Mapping[str, Any]
+    kind: str | None = None  # the type's prefix (`step` for `step.completed`) unless given
+
+
+def insert_events(organization_pk: int, events: Sequence[EventRow], at: dt.datetime) -> Write:
+    """A change's event rows, the audit trail and the source of every metric and webhook, in
+    one statement whose rows keep their order (ids rise as written): the outbox delivers an
+    organization's events in that order."""
+    rows, values = [], []
+    for event in events:
+        n = len(values)
+        rows.append(f"(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}, ${n + 5}, ${n + 6})")
+        values += [
             organization_pk,
-            member_pk,
-            kind or name.split(".", 1)[0],
-            name,
-            _PROPERTIES.to_db_value(dict(properties), Event),
+            event.member_pk,
+            event.kind or event.name.split(".", 1)[0],
+            event.name,
+            _PROPERTIES.to_db_value(dict(event.properties), Event),
             _CREATED_AT.to_db_value(at, Event),
-        ),
-    )
+        ]
+    columns = "organization_id, member_id, kind, name, properties, created_at"
+    sql = f"INSERT INTO event ({columns}) VALUES {', '.join(rows)}"  # noqa: S608 - placeholders
+    return Write(sql, tuple(values))
 
 
 def remember_outcome(

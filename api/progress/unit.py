@@ -25,12 +25,13 @@ from api.actor import Actor
 from api.errors import ErrorCode, HeedError
 from api.progress.live import ProgressAction, ProgressHub
 from api.progress.store import (
+    EventRow,
     MemberRow,
     OpenHelpRequest,
     UnderLock,
     ViewerState,
     Write,
-    insert_event,
+    insert_events,
     lock_organization,
     read_under_lock,
     remember_outcome,
@@ -58,6 +59,7 @@ class Change:
     now: dt.datetime
     read: UnderLock
     writes: list[Write] = field(default_factory=list)
+    events: list[EventRow] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -78,19 +80,17 @@ class Change:
     def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
         """An event of the catalogue, written in this change's transaction (its outbox)."""
         properties = {"version": EVENT_VERSION, "actorId": self.actor.member_id or None, **data}
-        self.writes.append(
-            insert_event(
-                self.actor.organization_pk, self.actor.member_pk, event_type, properties, self.now
-            )
-        )
+        self.events.append(EventRow(self.actor.member_pk, event_type, properties))
 
     def record_app_event(self, name: str, properties: Mapping[str, Any]) -> None:
         """An app event reported by the host (`track`): kept as sent, not a catalogue event."""
-        self.writes.append(
-            insert_event(
-                self.actor.organization_pk, self.actor.member_pk, name, properties, self.now, "app"
-            )
-        )
+        self.events.append(EventRow(self.actor.member_pk, name, properties, "app"))
+
+    def all_writes(self) -> list[Write]:
+        """The change's rows, then its events in the order they happened, in one statement."""
+        if not self.events:
+            return list(self.writes)
+        return [*self.writes, insert_events(self.actor.organization_pk, self.events, self.now)]
 
     def announce(self, flow_id: str, step_id: str | None, action: ProgressAction) -> None:
         """Tell the organization's live subscribers, once committed."""
@@ -161,13 +161,13 @@ async def commit(
                 if idempotency is None:
                     raise
                 change.writes = [_remember(change, idempotency, {"error": error.as_record()})]
-                change.notices = []
+                change.events, change.notices = [], []
                 await run_writes(change.writes, [], connection)
                 raise
             if idempotency is not None:
                 change.write(_remember(change, idempotency, record))
             notices = [orjson.dumps(notice).decode() for notice in change.notices]
-            await run_writes(change.writes, notices, connection, in_order=in_order)
+            await run_writes(change.all_writes(), notices, connection, in_order=in_order)
     except _Replay:
         assert change is not None
         assert idempotency is not None

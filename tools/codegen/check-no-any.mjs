@@ -19,6 +19,7 @@ export const OPEN_FIELDS = [
   "Step.bodyTree",
   "ContentStep.bodyTree", // a flow's step as written (the content API on main)
   "TrackInput.properties",
+  "WebhookCatalogueEntry.schema", // a JSON Schema document, open by nature
 ];
 
 const OPERATION_TYPE = /.(Query|Mutation|Subscription|Fragment|Variables)$/;

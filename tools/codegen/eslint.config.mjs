@@ -19,6 +19,7 @@ const OPEN_JSON = [
   "Step.bodyTree",
   "ContentStep.bodyTree", // a flow's step as written (the content API on main)
   "TrackInput.properties",
+  "WebhookCatalogueEntry.schema", // a JSON Schema document, open by nature
 ];
 
 // Lists of objects that stay small whatever the organization's size, with the reason; every
@@ -37,6 +38,8 @@ const BOUNDED_LISTS = {
   "TrackPayload.completedSteps": "the steps one app event completed",
   "Viewer.helpRequests": "open requests addressed to one member (fixed by the API contract)",
   "Viewer.sentHelpRequests": "the requests one member sent",
+  "Query.webhookEndpoints": "an operator's webhook endpoints: a handful per deployment",
+  "Query.webhookEventTypes": "the event catalogue, written by Heed's developers",
 };
 
 export default [

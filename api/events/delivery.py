@@ -1,0 +1,186 @@
+"""One attempt to send one message, and when to try again.
+
+Retries: on a network error, a timeout, 408, 409, 425, 429 and any 5xx, after
+`retry_base_seconds * 2^(n-1)` (capped at `retry_max_seconds`), drawn at random between half
+and all of it (jitter, so failed receivers are not hit by every retry at once), or after the
+receiver's `Retry-After` when that is later. Other answers (2xx: delivered; 3xx and other
+4xx: refused, redirects are not followed) are final. After `max_attempts` the message is
+given up and the next one of its line goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import random
+import ssl
+import time
+from typing import Any
+
+import httpx
+
+from api.events.catalogue import is_known, webhook_body
+from api.events.signing import signature_header
+from api.events.store import RESPONSE_BYTES, Attempt, Claimed
+from api.events.urls import UrlRefused, resolve
+from api.settings import Settings
+
+RETRIED_STATUSES = frozenset({408, 409, 425, 429})
+USER_AGENT = "Heed-Webhooks/1"
+
+
+def http_client(settings: Settings) -> httpx.AsyncClient:
+    """A client for one receiving host; proxies from the environment are not used (the
+    address checked is the one connected to)."""
+    timeout = settings.webhooks.timeout_seconds
+    bundle = settings.webhooks.ca_bundle
+    return httpx.AsyncClient(
+        verify=ssl.create_default_context(cafile=bundle) if bundle else True,
+        timeout=httpx.Timeout(timeout),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=settings.webhooks.concurrency * 2),
+    )
+
+
+async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) -> Attempt:
+    started = dt.datetime.now(dt.UTC)
+    if not is_known(message.event_type):
+        return _attempt(message, settings, started, error="not in the event catalogue")
+    body = webhook_body(
+        message.event_type, message.created_at, message.organization, message.properties
+    )
+    try:
+        async with asyncio.timeout(settings.webhooks.timeout_seconds):
+            target = await resolve(message.url, settings)
+    except UrlRefused as refused:
+        return _attempt(message, settings, started, error=str(refused), retry=True)
+    except TimeoutError:
+        return _attempt(message, settings, started, error="name lookup timed out", retry=True)
+    timestamp = int(time.time())
+    url = httpx.URL(target.url)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "host": url.netloc.decode("ascii"),
+        "webhook-id": message.public_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature_header(
+            message.signing_secrets, message.public_id, timestamp, body
+        ),
+    }
+    extensions: dict[str, Any] = {"sni_hostname": target.host} if url.scheme == "https" else {}
+    clock = time.perf_counter()
+    try:
+        # The whole exchange, not each read: a receiver dripping its answer cannot hold a
+        # delivery past its lease.
+        async with asyncio.timeout(settings.webhooks.timeout_seconds):
+            response, head = await _post(client, url, target.addresses, body, headers, extensions)
+    except (httpx.TimeoutException, TimeoutError):
+        return _attempt(message, settings, started, error="timed out", retry=True, clock=clock)
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return _attempt(message, settings, started, error=error, retry=True, clock=clock)
+    status = response.status_code
+    if 200 <= status < 300:
+        return _attempt(message, settings, started, status=status, response=head, clock=clock)
+    retry = status >= 500 or status in RETRIED_STATUSES
+    return _attempt(
+        message,
+        settings,
+        started,
+        status=status,
+        response=head,
+        error=f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else ""),
+        retry=retry,
+        retry_after=_retry_after(response.headers.get("retry-after"), started),
+        clock=clock,
+    )
+
+
+async def _post(
+    client: httpx.AsyncClient,
+    url: httpx.URL,
+    addresses: tuple[str, ...],
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+) -> tuple[httpx.Response, str]:
+    """POST to the checked addresses in turn until one accepts the connection."""
+    for n, address in enumerate(addresses, start=1):
+        request = client.build_request(
+            "POST",
+            url.copy_with(host=address),
+            content=body,
+            headers=headers,
+            extensions=extensions,
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.ConnectError:
+            if n == len(addresses):
+                raise
+            continue
+        try:
+            return response, await _head(response)
+        finally:
+            await response.aclose()
+    raise AssertionError("resolve() returns at least one address")
+
+
+async def _head(response: httpx.Response) -> str:
+    """The first bytes of the answer, for the delivery log."""
+    read = b""
+    async for chunk in response.aiter_raw():
+        read += chunk
+        if len(read) >= RESPONSE_BYTES:
+            break
+    return read[:RESPONSE_BYTES].decode("utf-8", "replace")
+
+
+def _attempt(
+    message: Claimed,
+    settings: Settings,
+    started: dt.datetime,
+    *,
+    status: int | None = None,
+    response: str | None = None,
+    error: str | None = None,
+    retry: bool = False,
+    retry_after: float | None = None,
+    clock: float | None = None,
+) -> Attempt:
+    succeeded = error is None
+    latency = None if clock is None else round((time.perf_counter() - clock) * 1000)
+    next_at = None
+    made = message.attempts - message.attempt_base
+    if retry and made < settings.webhooks.max_attempts:
+        delay = max(retry_delay(made, settings), retry_after or 0.0)
+        next_at = started + dt.timedelta(seconds=min(delay, settings.webhooks.retry_max_seconds))
+    return Attempt(succeeded, status, latency, error, response, started, next_at)
+
+
+def retry_delay(attempts_made: int, settings: Settings) -> float:
+    """Exponential backoff with jitter: between half and all of base * 2^(n-1), capped."""
+    ceiling = min(
+        settings.webhooks.retry_base_seconds * 2 ** (attempts_made - 1),
+        settings.webhooks.retry_max_seconds,
+    )
+    return ceiling * (0.5 + random.random() / 2)  # noqa: S311 (jitter, not a secret)
+
+
+def _retry_after(value: str | None, now: dt.datetime) -> float | None:
+    """Retry-After in seconds or as an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max((when - now).total_seconds(), 0.0)
