@@ -39,7 +39,7 @@ class Received:
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
     def resyncs(self) -> list[float]:
-        return [at for at, event in self.events if event["action"] == "resync"]
+        return [at for at, event in self.events if event["action"] == "RESYNC"]
 
 
 @contextlib.asynccontextmanager
@@ -110,13 +110,13 @@ async def test_every_subscriber_gets_every_change_or_is_told_to_refetch(
                 await asyncio.sleep(0.1)
     assert listener.reconnects >= 1
     for received in subscribers:
-        changes = [event for _, event in received.events if event["action"] != "resync"]
+        changes = [event for _, event in received.events if event["action"] != "RESYNC"]
         assert received.resyncs(), "after a gap every subscriber is told to refetch"
         assert _caught_up(received, started), (len(changes), received.resyncs())
         # Between two resyncs nothing is missing: the writes' order, completed, reopened, ...
         segments: list[list[str]] = [[]]
         for _, event in received.events:
-            if event["action"] == "resync":
+            if event["action"] == "RESYNC":
                 segments.append([])
             else:
                 segments[-1].append(event["action"])
@@ -130,7 +130,7 @@ def _caught_up(received: Received, started: list[float]) -> bool:
     if not resyncs:
         return False
     last = resyncs[-1]
-    after = [event for at, event in received.events if at >= last and event["action"] != "resync"]
+    after = [event for at, event in received.events if at >= last and event["action"] != "RESYNC"]
     return len(after) >= sum(1 for moment in started if moment > last)
 
 
