@@ -31,6 +31,7 @@ class Summary:
     links: tuple[tuple[str, int, int], ...]
     after: tuple[tuple[str, int, int], ...]
     exact: bool = True  # False: positions are placeholders (from a cached item)
+    badge_flows: tuple[tuple[str, int, int], ...] = ()  # a badge's `criterion.flow`
 
     @classmethod
     def of_parsed(cls, parsed: Parsed, source: Shape | None = None) -> Summary:
@@ -40,6 +41,9 @@ class Summary:
             for i, flow in enumerate(meta.get("audience", {}).get("after", ()))
         )
         translation = parsed.source_path is not None
+        criterion = meta.get("criterion")
+        flow = criterion.get("flow") if isinstance(criterion, dict) else None
+        badge_flows = ((flow, *parsed.at("criterion", "flow")),) if flow else ()
         return cls(
             path=parsed.path,
             locale=parsed.locale,
@@ -50,6 +54,7 @@ class Summary:
             id_pos=parsed.at("id"),
             links=tuple(parsed.links),
             after=after,
+            badge_flows=badge_flows,
         )
 
     @classmethod
@@ -65,6 +70,11 @@ class Summary:
             links=tuple((target, 1, 1) for target in item.links),
             after=() if is_translation else tuple((flow, 1, 1) for flow in item.audience.after),
             exact=False,
+            badge_flows=(
+                ((item.criterion.flow, 1, 1),)
+                if not is_translation and item.criterion and item.criterion.flow
+                else ()
+            ),
         )
 
 
@@ -141,6 +151,10 @@ def cross_check(summaries: Sequence[Summary], include_drafts: bool) -> list[Foun
             message = _target_problem(flow, first, s, include_drafts, complete, "flow")
             if message:
                 found.append(_at(s, (line, col), f"`audience.after` names {message}"))
+        for flow, line, col in s.badge_flows:
+            message = _target_problem(flow, first, s, include_drafts, complete, "flow")
+            if message:
+                found.append(_at(s, (line, col), f"`criterion.flow` names {message}"))
     return found
 
 

@@ -59,6 +59,8 @@ class Change:
     read: UnderLock
     writes: list[Write] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    emitted: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    more: Any = None  # what the use case's `read_more` read under the lock
 
     @property
     def state(self) -> ViewerState:
@@ -78,6 +80,7 @@ class Change:
     def emit(self, event_type: str, data: Mapping[str, Any]) -> None:
         """An event of the catalogue, written in this change's transaction (its outbox)."""
         properties = {"version": EVENT_VERSION, "actorId": self.actor.member_id or None, **data}
+        self.emitted.append((event_type, properties))
         self.writes.append(
             insert_event(
                 self.actor.organization_pk, self.actor.member_pk, event_type, properties, self.now
@@ -92,18 +95,21 @@ class Change:
             )
         )
 
-    def announce(self, flow_id: str, step_id: str, action: str) -> None:
+    def announce(
+        self, flow_id: str, step_id: str, action: str, *, badge_id: str | None = None
+    ) -> None:
         """Tell the organization's live subscribers, once committed."""
-        self.notices.append(
-            {
-                "organizationId": self.actor.organization_id,
-                "flowId": flow_id,
-                "stepId": step_id,
-                "action": action,
-                "memberId": self.actor.member_id,
-                "at": self.now.isoformat(),
-            }
-        )
+        notice = {
+            "organizationId": self.actor.organization_id,
+            "flowId": flow_id,
+            "stepId": step_id,
+            "action": action,
+            "memberId": self.actor.member_id,
+            "at": self.now.isoformat(),
+        }
+        if badge_id is not None:
+            notice["badgeId"] = badge_id
+        self.notices.append(notice)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,8 @@ class _Replay(Exception):
 
 
 Decide = Callable[[Change], Awaitable[dict[str, Any]]]
+# Reads a use case needs beyond the common read, made under the lock (connection given).
+ReadMore = Callable[[UnderLock, Any], Awaitable[Any]]
 
 
 async def commit(
@@ -131,16 +139,19 @@ async def commit(
     idempotency: Idempotency | None = None,
     state_of: str | None = None,
     in_order: bool = False,
+    now: dt.datetime | None = None,
+    read_more: ReadMore | None = None,
 ) -> Committed:
     """Run `decide` under the organization's lock and write what it asks for.
 
     `decide` returns a plain record (kept for idempotent replays) or raises `HeedError`;
     with a key, the error is kept too, so a retry gets the same answer. `state_of` names
     whose state is read (the actor's by default); `in_order` sends writes that depend on
-    each other one by one.
+    each other one by one. `now` is the change's time (a test's clock; the real one by
+    default); `read_more` reads what only this use case needs, under the lock.
     """
     key = (actor.key_owner, idempotency.key) if idempotency else None
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     change: Change | None = None
     try:
         async with in_transaction() as connection:
@@ -155,6 +166,8 @@ async def commit(
             change = Change(actor, now, read)
             if idempotency is not None and read.stored is not None:
                 raise _Replay
+            if read_more is not None:
+                change.more = await read_more(read, connection)
             try:
                 record = await decide(change)
             except HeedError as error:
