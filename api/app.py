@@ -22,7 +22,7 @@ from api.progress.live import ProgressHub
 from api.runtime import Runtime
 from api.settings import Settings
 from api.websocket import SubscriptionEndpoint
-from schema import build_schema, state_root_fields
+from schema import CLOCK_FIELDS, build_schema, state_root_fields
 
 
 class DatabaseContextMiddleware:
@@ -96,6 +96,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 state_root_fields(schema),
                 settings.limits.max_tokens,
                 settings.answer_cache_mb * 1024 * 1024,
+                CLOCK_FIELDS,
             ),
             development_token=development_token,
         )

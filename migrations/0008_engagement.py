@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('badge_id', fields.CharField(max_length=128)),
                 ('earned_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'badge_award', 'app': 'models', 'unique_together': (('organization', 'member_key', 'badge_id'),), 'pk_attr': 'id', 'table_description': 'A badge a member earned; the unique key makes earning it happen once.'},
+            options={'table': 'badge_award', 'app': 'models', 'unique_together': (('organization', 'member_key', 'badge_id'),), 'pk_attr': 'id', 'table_description': 'A badge a member earned. The unique key makes earning it happen once.'},
             bases=['Model'],
         ),
         ops.CreateModel(

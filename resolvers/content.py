@@ -30,6 +30,8 @@ class QuestionView:
     type: str
     prompt: str
     options: list[str]
+    required: bool
+    multiple: bool
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ class ItemView:
     @property
     def questions(self) -> list[QuestionView]:
         return [
-            QuestionView(q.id, q.type, q.prompt, list(q.options))
+            QuestionView(q.id, q.type, q.prompt, list(q.options), q.required, q.multiple)
             for q in self.resolved.item.questions
         ]
 

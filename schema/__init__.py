@@ -27,15 +27,18 @@ from strawberry.types import ExecutionContext
 from api.errors import HeedError
 from api.settings import Limits
 from schema.content import ContentQuery
+from schema.engagement import EngagementMutation, EngagementQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
 
 logger = logging.getLogger("heed.graphql")
 
-STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery)
-Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery))
-Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation))
+STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery, EngagementQuery)
+# Root fields whose answers change with the clock, not only with the state: never cached.
+CLOCK_FIELDS = ("nextUp",)
+Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery, EngagementQuery))
+Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation, EngagementMutation))
 
 DOCUMENT_CACHE_SIZE = 512
 

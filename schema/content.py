@@ -19,6 +19,7 @@ class ContentKind(Enum):
     FLOW = "flow"
     SURVEY = "survey"
     ANNOUNCEMENT = "announcement"
+    BADGE = "badge"
 
 
 @strawberry.enum(description="H.E.E.D: hype, enable, explore, device (self-help).")
@@ -35,6 +36,8 @@ class SurveyQuestion:
     type: str = strawberry.field(description="nps, csat, text or choice")
     prompt: str
     options: list[str]
+    required: bool = strawberry.field(description="An answer is needed.")
+    multiple: bool = strawberry.field(description="choice: several options may be picked.")
 
 
 @strawberry.type(description="A content item of the served release, in the locale served.")
@@ -57,6 +60,13 @@ class ContentItem:
     questions: list[SurveyQuestion]
     starts: str | None = strawberry.field(description="Announcements: shown from (ISO).")
     ends: str | None = strawberry.field(description="Announcements: shown until (ISO).")
+    placement: str | None = strawberry.field(
+        description="Tips, announcements, surveys, tours: the surface it shows on (nextUp)."
+    )
+    priority: int = strawberry.field(description="Higher shows first on its surface.")
+    repeat_after_days: int | None = strawberry.field(
+        description="Surveys: asked again this many days after an answer or a dismissal."
+    )
 
 
 @strawberry.type

@@ -224,9 +224,14 @@ class ProgressEvent:
     organization_id: strawberry.ID
     flow_id: strawberry.ID
     step_id: strawberry.ID
-    action: str = strawberry.field(description="completed, skipped, reopened or help_requested")
+    action: str = strawberry.field(
+        description="completed, skipped, reopened, help_requested or badge_earned"
+    )
     member_id: strawberry.ID = strawberry.field(description="Who did it.")
     at: dt.datetime
+    badge_id: strawberry.ID | None = strawberry.field(
+        default=None, description="badge_earned: the badge."
+    )
 
     @classmethod
     def from_notice(cls, notice: dict[str, Any]) -> ProgressEvent:
@@ -237,6 +242,7 @@ class ProgressEvent:
             action=notice["action"],
             member_id=notice["memberId"],
             at=dt.datetime.fromisoformat(notice["at"]),
+            badge_id=notice.get("badgeId"),
         )
 
 

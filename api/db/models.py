@@ -271,7 +271,7 @@ class ItemMark(Model):
 
 
 class BadgeAward(Model):
-    """A badge a member earned; the unique key makes earning it happen once."""
+    """A badge a member earned. The unique key makes earning it happen once."""
 
     id = fields.BigIntField(primary_key=True)
     organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(

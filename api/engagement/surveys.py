@@ -31,8 +31,10 @@ from api.engagement.store import (
 )
 from api.errors import ErrorCode, HeedError, HeedErrors, invalid, not_found
 from api.progress.live import ProgressHub
+from api.progress.reads import Reads
 from api.progress.steps import check_text
 from api.progress.store import UnderLock, completed_flow_ids
+from api.progress.team import require_driver
 from api.progress.unit import Change, Idempotency, commit
 
 MAX_TEXT = 2000  # characters in a text answer
@@ -263,15 +265,23 @@ class SurveyResultsView:
 
 
 async def results(
+    actor: Actor | None,
+    reads: Reads | None,
     catalog: Catalog,
     survey_id: str,
-    organization_pk: int | None,
     since: dt.datetime | None,
     until: dt.datetime | None,
 ) -> SurveyResultsView | None:
-    """A survey's results in one organization (or all, for the admin key) and a time range;
-    None for an id that is not a survey of the served release."""
+    """A survey's results over a time range: in the actor's organization (its owner or an
+    admin, or the admin key acting for it), or in all of them (no actor: the admin key
+    alone). None for an id that is not a survey of the served release."""
     check_text(surveyId=survey_id)
+    organization_pk = None
+    if actor is not None:
+        if not actor.is_admin_key:
+            assert reads is not None
+            await require_driver(actor, reads, "reads survey results")
+        organization_pk = actor.organization_pk
     resolved = find_survey(catalog, survey_id, catalog.default_locale)
     if resolved is None:
         return None
