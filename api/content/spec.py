@@ -221,6 +221,8 @@ class Count(Type):
             value = ck.construct(node)
             if self.low <= value <= self.high:
                 return value
+            ck.report(node, f"`{label(where)}` is {value}; use {self.what}")
+            return INVALID
         return self.wrong(node, where, ck)
 
     def schema(self) -> dict[str, Any]:
