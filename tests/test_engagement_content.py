@@ -33,7 +33,7 @@ def test_a_badge_and_placed_items_build_with_their_settings(tmp_path: Path) -> N
     write(
         tmp_path,
         "badges/starter.ru.md",
-        "---\nid: starter\ntitle: Начало\nsummary: Вы начали.\n---\nМолодец.\n",
+        "---\nid: starter\ntitle: Начало\nsummary: Вы начали.\n---\nМолодец.\n",  # noqa: RUF001
     )
     write(
         tmp_path,
@@ -63,7 +63,8 @@ def test_a_badge_and_placed_items_build_with_their_settings(tmp_path: Path) -> N
     flow = items[("setup", "en")]
     assert (flow.placement, flow.priority) == ("modal", 7)
     badge, translated = items[("starter", "en")], items[("starter", "ru")]
-    assert badge.criterion is not None and badge.criterion.flow == "setup"
+    assert badge.criterion is not None
+    assert badge.criterion.flow == "setup"
     assert (translated.title, translated.icon, translated.criterion) == (
         "Начало",
         "star",
