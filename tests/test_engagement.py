@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
 
 from api.db.models import BadgeAward, Event, SurveyAnswer
-from tests.conftest import TEST_ADMIN_KEY, auth, graphql, unique
+from tests.conftest import ROOT, TEST_ADMIN_KEY, auth, graphql, unique
 
 SUBMIT = """mutation($input: SubmitSurveyInput!) { submitSurvey(input: $input) {
   response { id surveyId revision answeredAt answers { questionId value } }
@@ -429,3 +434,51 @@ async def test_an_announcement_remembers_being_seen_and_marks_need_a_member(
     admin = {"X-Heed-Admin-Key": TEST_ADMIN_KEY, "X-Heed-Organization": org}
     refused = await graphql(client, MARK % "markSeen", admin, {"id": "pre-registration-links"})
     assert refused["data"]["markSeen"]["userErrors"] == [{"code": "FORBIDDEN", "field": []}]
+
+
+async def test_heed_export_surveys_writes_every_answer_as_csv(
+    client: httpx.AsyncClient, app: Starlette, database_url: str, tmp_path: Path
+) -> None:
+    org = unique("export")
+    with clock(app, dt.datetime(2034, 1, 5, 12, 0, tzinfo=dt.UTC)):
+        for member, score, pick in (("ann", 5, ["NDA", "iPad"]), ("bob", 2, ["Company card"])):
+            answer = {"setup-ease": score, "hardest-part": pick, "missing": f"from {member}"}
+            done = await submit(client, auth(org, member), "setup-satisfaction", answer)
+            assert done["userErrors"] == [], done
+    output = tmp_path / "answers.csv"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("HEED_")}
+    env = {**env, "DATABASE_URL": database_url, "HEED_DATA_DIR": str(tmp_path)}
+    window = ("--organization", org, "--since", "2034-01-05", "--output", str(output))
+    result = await export_surveys(env, "setup-satisfaction", *window)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(output.open(encoding="utf-8")))
+    assert [
+        (r["member_id"], r["question_id"], r["number"], r["choice"], r["text"]) for r in rows
+    ] == [
+        ("ann", "setup-ease", "5", "", ""),
+        ("ann", "hardest-part", "", "NDA", ""),
+        ("ann", "hardest-part", "", "iPad", ""),
+        ("ann", "missing", "", "", "from ann"),
+        ("bob", "setup-ease", "2", "", ""),
+        ("bob", "hardest-part", "", "Company card", ""),
+        ("bob", "missing", "", "", "from bob"),
+    ]
+    assert {r["organization_id"] for r in rows} == {org}
+    assert rows[0]["answered_at"].startswith("2034-01-05T12:00:00")
+    unknown = await export_surveys(env, "setup-satisfaction", "--organization", "nobody-here")
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "heed: no organization 'nobody-here'"
+
+
+async def export_surveys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`heed export surveys …` as a user runs it, in a process of its own."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "api.cli", "export", "surveys", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+        env=env,
+    )
