@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import csv
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from api.db.models import BadgeAward, Event, SurveyAnswer
@@ -98,6 +100,14 @@ async def mark(
     payload = body["data"][verb]
     assert payload["userErrors"] == [], payload
     return payload["state"]
+
+
+def assert_matches_event_schema(event_type: str, data: dict[str, Any]) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    path = ROOT / "api" / "events" / "schemas" / f"{event_type}.json"
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(data)
 
 
 async def finish_first_visitor(client: httpx.AsyncClient, headers: dict[str, str]) -> None:
@@ -183,6 +193,7 @@ async def test_an_answer_is_kept_once_and_refused_again_within_the_repeat_period
     data = events[0].properties
     assert (data["version"], data["actorId"], data["organizationId"]) == (1, "ann", org)
     assert data["surveyId"] == "setup-satisfaction"
+    assert_matches_event_schema("survey.answered", data)
 
 
 async def test_an_nps_survey_is_not_shown_again_until_its_repeat_period(
@@ -317,6 +328,7 @@ async def test_a_badge_is_earned_once_under_fifty_concurrent_triggers(
     assert await BadgeAward.filter(organization__external_id=org).count() == 1
     earned = await Event.filter(organization__external_id=org, name="badge.earned")
     assert [e.properties["badgeId"] for e in earned] == ["busy-front-desk"]
+    assert_matches_event_schema("badge.earned", earned[0].properties)
     body = await graphql(client, BADGES, headers)
     (badge,) = body["data"]["viewer"]["badges"]
     assert badge["id"] == "busy-front-desk"
