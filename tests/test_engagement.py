@@ -20,10 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
+from httpx_ws import aconnect_ws
+from httpx_ws.transport import ASGIWebSocketTransport
 from starlette.applications import Starlette
 
 from api.db.models import BadgeAward, Event, SurveyAnswer
-from tests.conftest import ROOT, TEST_ADMIN_KEY, auth, graphql, unique
+from tests.conftest import ROOT, TEST_ADMIN_KEY, SQLCounter, auth, graphql, unique
+from tests.test_team_onboarding import next_events
 
 SUBMIT = """mutation($input: SubmitSurveyInput!) { submitSurvey(input: $input) {
   response { id surveyId revision answeredAt answers { questionId value } }
@@ -494,3 +497,68 @@ async def export_surveys(env: dict[str, str], *args: str) -> subprocess.Complete
         check=False,
         env=env,
     )
+
+
+async def test_earning_a_badge_is_a_live_progress_notice(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    org = unique("live")
+    ann = auth(org, "ann")
+    for event in FIRST_VISITOR_EVENTS[:-1]:
+        await graphql(client, TRACK, ann, {"event": event})
+    transport = ASGIWebSocketTransport(app=app)
+    query = "subscription { progressChanged { flowId stepId action badgeId memberId } }"
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://heed.test") as ws_client,
+        aconnect_ws(
+            "/graphql", ws_client, subprotocols=["graphql-transport-ws"], headers=ann
+        ) as socket,
+    ):
+        await socket.send_json({"type": "connection_init", "payload": {}})
+        assert (await socket.receive_json(timeout=5))["type"] == "connection_ack"
+        await socket.send_json({"id": "1", "type": "subscribe", "payload": {"query": query}})
+        await asyncio.sleep(0.1)  # let the subscription register before the change
+        await graphql(client, TRACK, ann, {"event": FIRST_VISITOR_EVENTS[-1]})
+        events = await next_events(socket, 2)
+    assert events == [
+        {
+            "flowId": "first-visitor",
+            "stepId": "sign-out-visitor",
+            "action": "completed",
+            "badgeId": None,
+            "memberId": "ann",
+        },
+        {
+            "flowId": "first-visitor",
+            "stepId": "",
+            "action": "badge_earned",
+            "badgeId": "first-visitor-welcomed",
+            "memberId": "ann",
+        },
+    ]
+
+
+async def test_engagement_reads_cost_a_constant_number_of_statements(
+    client: httpx.AsyncClient, app: Starlette, sql_counter: SQLCounter
+) -> None:
+    """`nextUp` reads the viewer's marks and state (two statements, however many items and
+    marks); badges are read only when asked for (one more); a mark costs the write unit's
+    lock, common read, its own read and one write."""
+    headers = auth(unique("count"), "ann")
+    with clock(app, MONDAY):
+        for item in ("try-a-test-visitor", "onboarding-owner", "free-trial", "first-visitor"):
+            await mark(client, headers, "markSeen", item)
+        await graphql(client, "{ viewer { member { id } } }", headers)
+        sql_counter.statements.clear()
+        assert await next_up(client, headers, "sidebar") == [
+            "try-a-test-visitor",
+            "onboarding-owner",
+        ]
+        assert len(sql_counter.statements) <= 3, sql_counter.statements
+        sql_counter.statements.clear()
+        body = await graphql(client, "{ viewer { member { id } badges { id } } }", headers)
+        assert body["data"]["viewer"]["badges"] == []
+        assert len(sql_counter.statements) <= 2, sql_counter.statements
+        sql_counter.statements.clear()
+        await mark(client, headers, "dismiss", "free-trial")
+        assert len(sql_counter.statements) <= 4, sql_counter.statements
