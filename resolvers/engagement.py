@@ -7,13 +7,12 @@ import datetime as dt
 import strawberry
 
 from api.auth import AdminPrincipal
-from api.content import Resolved
 from api.engagement.badges import viewer_badges
-from api.engagement.placement import Verb
+from api.engagement.placement import ItemStateResult, Verb
 from api.engagement.placement import mark_item as mark_item_case
 from api.engagement.placement import next_up as next_up_case
 from api.engagement.store import NumberStats, Results
-from api.engagement.surveys import GivenAnswer, SurveyResultsView
+from api.engagement.surveys import GivenAnswer, SurveyResultsView, SurveySubmitted
 from api.engagement.surveys import results as results_case
 from api.engagement.surveys import submit_survey as submit_case
 from resolvers.content import ItemView, viewer_locale
@@ -38,11 +37,10 @@ async def next_up(info: strawberry.Info, surface: str, locale: str | None) -> li
 async def mark_item(info: strawberry.Info, item_id: str, verb: Verb) -> types.ItemStatePayload:
     context = info.context
 
-    def answer(result: object) -> types.ItemStatePayload:
-        mark = result.mark  # type: ignore[attr-defined]
-        item: Resolved | None = result.item  # type: ignore[attr-defined]
+    def answer(result: ItemStateResult) -> types.ItemStatePayload:
+        mark = result.mark
         return types.ItemStatePayload(
-            item=ItemView(item) if item else None,  # type: ignore[arg-type]
+            item=ItemView(result.item) if result.item else None,  # type: ignore[arg-type]
             state=types.ItemState(
                 item_id=strawberry.ID(mark.item_id),
                 surface=mark.surface,
@@ -74,20 +72,19 @@ async def submit_survey(
 ) -> types.SubmitSurveyPayload:
     context = info.context
 
-    def answer(submitted: object) -> types.SubmitSurveyPayload:
-        s = submitted
+    def answer(submitted: SurveySubmitted) -> types.SubmitSurveyPayload:
         return types.SubmitSurveyPayload(
             response=types.SurveyResponse(
-                id=strawberry.ID(s.response_id),  # type: ignore[attr-defined]
-                survey_id=strawberry.ID(s.survey.item.id),  # type: ignore[attr-defined]
-                revision=s.survey.item.revision,  # type: ignore[attr-defined]
-                answered_at=s.answered_at,  # type: ignore[attr-defined]
+                id=strawberry.ID(submitted.response_id),
+                survey_id=strawberry.ID(submitted.survey.item.id),
+                revision=submitted.revision,
+                answered_at=submitted.answered_at,
                 answers=[
                     types.SurveyAnswer(question_id=strawberry.ID(a.question_id), value=a.value)
-                    for a in s.answers  # type: ignore[attr-defined]
+                    for a in submitted.answers
                 ],
             ),
-            survey=ItemView(s.survey),  # type: ignore[arg-type, attr-defined]
+            survey=ItemView(submitted.survey),  # type: ignore[arg-type]
         )
 
     return await mutate(

@@ -181,7 +181,11 @@ async def test_an_answer_is_kept_once_and_refused_again_within_the_repeat_period
         first = await submit(client, headers, "setup-satisfaction", answers, key="k1")
         assert first["userErrors"] == [], first
         again = await submit(client, headers, "setup-satisfaction", answers, key="k1")
-        assert again["response"]["id"] == first["response"]["id"]  # replayed, not stored twice
+        assert again["response"] == first["response"]  # replayed, not stored twice
+        other = await submit(
+            client, headers, "setup-satisfaction", {**answers, "setup-ease": 5}, key="k1"
+        )
+        assert other["userErrors"][0]["code"] == "IDEMPOTENCY_CONFLICT"
         refused = await submit(client, headers, "setup-satisfaction", answers)
     assert refused["userErrors"][0]["code"] == "ALREADY_ANSWERED"
     stored = await SurveyAnswer.filter(organization__external_id=org).order_by("id")

@@ -183,13 +183,14 @@ async def test_projectmap_scenario(client: httpx.AsyncClient, app: Starlette) ->
             {"id": "connect-directory", "status": "DONE"}
         ]
 
-        events = await next_events(socket, 5)
+        events = await next_events(socket, 6)
         assert [(e["stepId"], e["action"], e["memberId"]) for e in events] == [
             ("add-card", "skipped", "brendan"),
             ("add-card", "help_requested", "brendan"),
             ("create-account", "completed", "brendan"),
             ("install-ipad", "completed", "brendan"),
             ("add-card", "completed", "dana"),
+            ("", "badge_earned", "dana"),  # she unblocked Brendan's request: team-unblocker
         ]
         (directory,) = await next_events(socket, 1)
         assert (directory["stepId"], directory["memberId"]) == ("connect-directory", "ivan")

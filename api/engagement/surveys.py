@@ -54,6 +54,7 @@ class GivenAnswer:
 class SurveySubmitted:
     response_id: str
     survey: Resolved
+    revision: int
     answered_at: dt.datetime
     answers: list[GivenAnswer]
 
@@ -174,6 +175,12 @@ async def submit_survey(
     survey = resolved.item
     source = catalog.get(survey_id, catalog.default_locale) or resolved
     rows = check_answers(survey, source.item, answers)
+    revision = source.item.revision  # one revision for every locale of the survey
+    given = [
+        {"questionId": a.question_id, "value": a.value}
+        for a in answers
+        if any(r.question_id == a.question_id for r in rows)
+    ]
 
     async def read_mark(_: UnderLock, connection: Any) -> MarkRow | None:
         return await load_mark(actor.organization_pk, actor.member_id, survey_id, connection)
@@ -203,7 +210,7 @@ async def submit_survey(
                 organization_pk,
                 member_pk,
                 survey_id,
-                survey.revision,
+                revision,
                 resolved.served_locale,
                 change.now,
             )
@@ -231,30 +238,30 @@ async def submit_survey(
                 "organizationId": actor.organization_id,
                 "memberId": actor.member_id,
                 "surveyId": survey_id,
-                "surveyRevision": survey.revision,
+                "surveyRevision": revision,
                 "responseId": response_id,
                 "locale": resolved.served_locale,
-                "answers": [
-                    {"questionId": a.question_id, "value": a.value}
-                    for a in answers
-                    if any(r.question_id == a.question_id for r in rows)
-                ],
+                "answers": given,
             },
         )
-        return {"responseId": response_id, "answeredAt": change.now.isoformat()}
+        return {
+            "responseId": response_id,
+            "revision": revision,
+            "answeredAt": change.now.isoformat(),
+            "answers": given,
+        }
 
-    key = (
-        Idempotency(idempotency_key, "submitSurvey", {"surveyId": survey_id})
-        if idempotency_key
-        else None
-    )
+    # The same key with other answers is another submission: IDEMPOTENCY_CONFLICT.
+    target = {"surveyId": survey_id, "answers": given}
+    key = Idempotency(idempotency_key, "submitSurvey", target) if idempotency_key else None
     committed = await commit(actor, hub, decide, idempotency=key, now=now, read_more=read_mark)
     record = committed.record
     return SurveySubmitted(
         record["responseId"],
         resolved,
+        record["revision"],
         dt.datetime.fromisoformat(record["answeredAt"]),
-        [a for a in answers if any(r.question_id == a.question_id for r in rows)],
+        [GivenAnswer(a["questionId"], a["value"]) for a in record["answers"]],
     )
 
 
