@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from api.content import build
+from api.settings import ConfigError, Settings, Surface
 from tests.test_content_validate import FLOW, problems, write
 
 BADGE = """\
@@ -152,3 +155,13 @@ def test_placement_priority_and_repeat_only_where_they_apply(tmp_path: Path) -> 
         "content/tips/t.md:9:1: `repeat_after_days` only applies when `kind` is `survey`, not"
         " `tip`; remove it",
     ]
+
+
+def test_surface_limits_and_cool_offs_are_settable() -> None:
+    settings = Settings.from_env({"HEED_SURFACE_MODAL": "2/48", "HEED_SURFACE_BANNER": "3"})
+    assert settings.surfaces["modal"] == Surface(2, 48)
+    assert settings.surfaces["banner"] == Surface(3, 0)
+    assert settings.surfaces["sidebar"] == Surface(3, 0)
+    for wrong in ("0/1", "one/day", "1/-2"):
+        with pytest.raises(ConfigError, match="HEED_SURFACE_TOOLTIP"):
+            Settings.from_env({"HEED_SURFACE_TOOLTIP": wrong})
