@@ -40,7 +40,7 @@ async def mark_item(info: strawberry.Info, item_id: str, verb: Verb) -> types.It
     def answer(result: ItemStateResult) -> types.ItemStatePayload:
         mark = result.mark
         return types.ItemStatePayload(
-            item=ItemView(result.item) if result.item else None,  # type: ignore[arg-type]
+            item=ItemView(result.item),  # type: ignore[arg-type]
             state=types.ItemState(
                 item_id=strawberry.ID(mark.item_id),
                 surface=mark.surface,

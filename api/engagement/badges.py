@@ -19,7 +19,7 @@ from api.content import Catalog, Item, audience_matches
 from api.engagement.store import award_badge, count_app_events, load_badges
 from api.progress.reads import Reads
 from api.progress.store import UnderLock, completed_flow_ids, flow_definition
-from api.progress.unit import Change
+from api.progress.unit import Change, ReadMore
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def counted_events(catalog: Catalog, locale: str, event: str) -> bool:
     )
 
 
-def event_count_reader(actor: Actor, catalog: Catalog, locale: str, event: str) -> Any:
+def event_count_reader(actor: Actor, catalog: Catalog, locale: str, event: str) -> ReadMore | None:
     """`read_more` for `track`: the member's count of this event before it, under the lock,
     when an unearned badge counts it (otherwise no statement)."""
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from api.actor import Actor
 from api.content import Catalog, Item, Resolved, audience_matches, is_live
+from api.content.spec import PLACED_KINDS
 from api.engagement.store import MarkRow, load_mark, load_marks, put_mark
 from api.engagement.surveys import hidden_until
 from api.errors import ErrorCode, HeedError, not_found
@@ -27,12 +28,10 @@ from api.progress.store import UnderLock, ViewerState, completed_flow_ids, flow_
 from api.progress.unit import Change, commit
 from api.settings import Surface
 
-PLACED_KINDS = ("tip", "announcement", "survey", "flow")
-
 
 @dataclass(frozen=True)
 class ItemStateResult:
-    item: Resolved | None
+    item: Resolved
     mark: MarkRow
 
 
