@@ -566,3 +566,19 @@ async def test_engagement_reads_cost_a_constant_number_of_statements(
         sql_counter.statements.clear()
         await mark(client, headers, "dismiss", "free-trial")
         assert len(sql_counter.statements) <= 4, sql_counter.statements
+
+
+async def test_next_up_is_never_answered_from_the_cache(
+    client: httpx.AsyncClient, app: Starlette
+) -> None:
+    """Nothing is written between the two queries: only the clock tells the cool-off ended."""
+    headers = auth(unique("cache"), "ann")
+    query = '{ viewer { member { id } } nextUp(surface: "modal") { id } }'
+    with clock(app, MONDAY) as now:
+        await mark(client, headers, "markSeen", "first-visitor")
+        now[0] = MONDAY + dt.timedelta(hours=1)
+        cooling = await graphql(client, query, headers)
+        assert cooling["data"]["nextUp"] == []
+        now[0] = MONDAY + dt.timedelta(hours=25)
+        again = await graphql(client, query, headers)
+        assert again["data"]["nextUp"] == [{"id": "first-visitor"}]
