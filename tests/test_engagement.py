@@ -217,6 +217,7 @@ async def test_an_nps_survey_is_not_shown_again_until_its_repeat_period(
             assert "frontdesk-nps" not in await next_up(client, headers, "modal"), days
         refused = await submit(client, headers, "frontdesk-nps", {"recommend": 10})
         assert refused["userErrors"][0]["code"] == "ALREADY_ANSWERED"
+        assert "again after 2031-06-01T09:00" in refused["userErrors"][0]["message"]
         now[0] = MONDAY + dt.timedelta(days=90, hours=1)
         assert await next_up(client, headers, "modal") == ["frontdesk-nps"]
         second = await submit(client, headers, "frontdesk-nps", {"recommend": 10})

@@ -194,12 +194,14 @@ async def submit_survey(
         if mark is not None and mark.answered_at is not None:
             again = hidden_until(survey, MarkRow(survey_id, answered_at=mark.answered_at))
             if again is not None and change.now < again:
-                when = "" if again.year == dt.MAXYEAR else f" after {again.isoformat()}"
+                when = (
+                    ""
+                    if again.year == dt.MAXYEAR
+                    else f"; it can be answered again after {again.isoformat(timespec='minutes')}"
+                )
                 raise HeedError(
                     ErrorCode.ALREADY_ANSWERED,
-                    f"you already answered {survey_id!r}; it can be answered again{when}"
-                    if when
-                    else f"you already answered {survey_id!r}",
+                    f"you already answered {survey_id!r}{when}",
                     ("input", "surveyId"),
                 )
         response_id = secrets.token_hex(8)
