@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from api.actor import Actor
@@ -138,27 +138,14 @@ async def mark_item(
         old = change.more or MarkRow(item_id)
         at = change.now
         if verb == "seen":
-            new = MarkRow(
-                item_id,
-                item.placement or old.surface,
-                old.seen_at or at,
-                at,
-                old.dismissed_at,
-                old.answered_at,
-            )
+            surface = item.placement or old.surface
+            new = replace(old, surface=surface, seen_at=old.seen_at or at, shown_at=at)
         elif old.dismissed_at is not None and (
             item.kind != "survey" or at < (hidden_until(item, old) or at)
         ):
             new = old  # already dismissed, and still in force
         else:
-            new = MarkRow(
-                item_id,
-                old.surface or item.placement,
-                old.seen_at,
-                old.shown_at,
-                at,
-                old.answered_at,
-            )
+            new = replace(old, surface=old.surface or item.placement, dismissed_at=at)
         if new != old:
             change.write(put_mark(actor.organization_pk, actor.member_id, new))
         return {"mark": new}  # sent without an idempotency key: never stored

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from api.actor import Actor
@@ -219,21 +219,15 @@ async def submit_survey(
         )
         if rows:
             change.write(insert_answers(organization_pk, response_id, survey_id, rows, change.now))
-        base = mark or MarkRow(survey_id, survey.placement)
-        change.write(
-            put_mark(
-                organization_pk,
-                actor.member_id,
-                MarkRow(
-                    survey_id,
-                    base.surface or survey.placement,
-                    base.seen_at or change.now,
-                    base.shown_at or change.now,
-                    base.dismissed_at,
-                    change.now,
-                ),
-            )
+        base = mark or MarkRow(survey_id)
+        answered = replace(
+            base,
+            surface=base.surface or survey.placement,
+            seen_at=base.seen_at or change.now,
+            shown_at=base.shown_at or change.now,
+            answered_at=change.now,
         )
+        change.write(put_mark(organization_pk, actor.member_id, answered))
         change.emit(
             "survey.answered",
             {
