@@ -14,6 +14,7 @@ from api.engagement.placement import next_up as next_up_case
 from api.engagement.store import NumberStats, Results
 from api.engagement.surveys import GivenAnswer, SurveyResultsView, SurveySubmitted
 from api.engagement.surveys import results as results_case
+from api.engagement.surveys import results_per_organization as results_per_organization_case
 from api.engagement.surveys import submit_survey as submit_case
 from resolvers.content import ItemView, viewer_locale
 from schema import engagement as types
@@ -134,17 +135,6 @@ def _results(view: SurveyResultsView) -> types.SurveyResults:
             (x.number, x.choice, x.count) for x in found.tallies if x.question_id == question_id
         ]
 
-    def nps(stats: NumberStats | None) -> types.NpsScore | None:
-        if stats is None or stats.question_type != "nps":
-            return None
-        return types.NpsScore(
-            score=round(stats.nps, 2),
-            promoters=stats.promoters,
-            passives=stats.passives,
-            detractors=stats.detractors,
-            answers=stats.answers,
-        )
-
     def csat(stats: NumberStats | None, question_id: str | None) -> types.CsatScore | None:
         if stats is None or stats.question_type != "csat":
             return None
@@ -179,7 +169,7 @@ def _results(view: SurveyResultsView) -> types.SurveyResults:
                 type=question.type,
                 prompt=question.prompt,
                 answers=answered,
-                nps=nps(stats),
+                nps=_nps(stats),
                 csat=csat(stats, question.id),
                 choices=[types.ChoiceCount(option=o, count=c) for o, c in choices.items()],
                 latest_texts=[
@@ -190,10 +180,42 @@ def _results(view: SurveyResultsView) -> types.SurveyResults:
     return types.SurveyResults(
         survey_id=strawberry.ID(view.survey.id),
         responses=found.responses,
-        nps=nps(overall.get("nps")),
+        nps=_nps(overall.get("nps")),
         csat=csat(overall.get("csat"), None),
         questions=questions,
+        view=view,
     )
+
+
+def _nps(stats: NumberStats | None) -> types.NpsScore | None:
+    if stats is None or stats.question_type != "nps":
+        return None
+    return types.NpsScore(
+        score=round(stats.nps, 2),
+        promoters=stats.promoters,
+        passives=stats.passives,
+        detractors=stats.detractors,
+        answers=stats.answers,
+    )
+
+
+async def results_per_organization(
+    view: SurveyResultsView,
+) -> list[types.OrganizationSurveyResults]:
+    figures = await results_per_organization_case(view)
+    out = []
+    for organization in figures:
+        by_type = {stats.question_type: stats for stats in organization.overall}
+        csat = by_type.get("csat")
+        out.append(
+            types.OrganizationSurveyResults(
+                organization_id=strawberry.ID(organization.organization_id),
+                responses=organization.responses,
+                nps=_nps(by_type.get("nps")),
+                csat_average=round(csat.average, 4) if csat else None,
+            )
+        )
+    return out
 
 
 async def badges(info: strawberry.Info) -> list[types.Badge]:

@@ -8,6 +8,7 @@ import datetime as dt
 import strawberry
 from strawberry.scalars import JSON
 
+from api.engagement.surveys import SurveyResultsView
 from resolvers import engagement as resolve
 from schema.content import ContentItem
 from schema.errors import UserError
@@ -95,6 +96,14 @@ class QuestionResults:
     latest_texts: list[TextAnswer] = strawberry.field(description="Newest first, at most 20.")
 
 
+@strawberry.type(description="One organization's share of a survey's results.")
+class OrganizationSurveyResults:
+    organization_id: strawberry.ID
+    responses: int
+    nps: NpsScore | None
+    csat_average: float | None
+
+
 @strawberry.type(description="A survey's results in the organization (or all, admin key).")
 class SurveyResults:
     survey_id: strawberry.ID
@@ -102,6 +111,11 @@ class SurveyResults:
     nps: NpsScore | None = strawberry.field(description="Every NPS question together.")
     csat: CsatScore | None = strawberry.field(description="Every CSAT question together.")
     questions: list[QuestionResults]
+    view: strawberry.Private[SurveyResultsView]
+
+    @strawberry.field(description="Responses, NPS and CSAT per organization, by id.")
+    async def organizations(self) -> list[OrganizationSurveyResults]:
+        return await resolve.results_per_organization(self.view)
 
 
 @strawberry.type(description="A badge the viewer earned.")

@@ -276,6 +276,7 @@ async def test_nps_and_csat_results_match_hand_counted_answers(
 
     body = await graphql(client, RESULTS, owner, {"id": "setup-satisfaction", **window})
     csat = body["data"]["surveyResults"]
+    assert csat["responses"] == len(CSAT_SCORES)
     assert csat["csat"]["average"] == 3.5
     assert csat["csat"]["distribution"] == [
         {"score": 1, "count": 1},
@@ -297,6 +298,26 @@ async def test_nps_and_csat_results_match_hand_counted_answers(
     everyone = await graphql(client, RESULTS, admin, {"id": "frontdesk-nps", **window})
     assert everyone["data"]["surveyResults"]["nps"]["detractors"] == 4
     assert everyone["data"]["surveyResults"]["responses"] == 11
+    per_organization = await graphql(
+        client,
+        """query($id: ID!, $since: DateTime, $until: DateTime) {
+          surveyResults(surveyId: $id, since: $since, until: $until) {
+            organizations { organizationId responses nps { score } csatAverage } } }""",
+        admin,
+        {"id": "frontdesk-nps", **window},
+    )
+    assert per_organization["data"]["surveyResults"]["organizations"] == sorted(
+        [
+            {"organizationId": org, "responses": 10, "nps": {"score": 20.0}, "csatAverage": None},
+            {
+                "organizationId": other,
+                "responses": 1,
+                "nps": {"score": -100.0},
+                "csatAverage": None,
+            },
+        ],
+        key=lambda row: row["organizationId"],
+    )
     one = await graphql(
         client, RESULTS, {**admin, "X-Heed-Organization": other}, {"id": "frontdesk-nps", **window}
     )

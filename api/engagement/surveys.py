@@ -20,6 +20,7 @@ from api.content import Catalog, Item, Question, Resolved, audience_matches
 from api.engagement.store import (
     AnswerRow,
     MarkRow,
+    OrganizationFigures,
     Results,
     ResultsScope,
     export_answers,
@@ -27,6 +28,7 @@ from api.engagement.store import (
     insert_response,
     load_mark,
     put_mark,
+    results_by_organization,
     survey_results,
 )
 from api.errors import ErrorCode, HeedError, HeedErrors, invalid, not_found
@@ -265,6 +267,7 @@ async def submit_survey(
 class SurveyResultsView:
     survey: Item
     results: Results
+    scope: ResultsScope  # for the figures per organization, read only when asked for
 
 
 async def results(
@@ -291,7 +294,12 @@ async def results(
     if since is not None and until is not None and until <= since:
         raise invalid("`until` must be after `since`", "until")
     scope = ResultsScope(survey_id, organization_pk, _utc(since), _utc(until))
-    return SurveyResultsView(resolved.item, await survey_results(scope, LATEST_TEXTS))
+    return SurveyResultsView(resolved.item, await survey_results(scope, LATEST_TEXTS), scope)
+
+
+async def results_per_organization(view: SurveyResultsView) -> list[OrganizationFigures]:
+    """The results' responses, NPS and CSAT per organization (one for an owner)."""
+    return await results_by_organization(view.scope)
 
 
 async def export_rows(
