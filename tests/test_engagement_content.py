@@ -99,6 +99,13 @@ def test_badge_problems_have_positions(tmp_path: Path) -> None:
         "badges/c.md",
         BADGE.replace("id: starter", "id: third").replace("  flow: setup\n", "  steps: [first]\n"),
     )
+    write(
+        tmp_path,
+        "badges/d.md",
+        BADGE.replace("id: starter", "id: fourth").replace(
+            "  flow: setup\n", "  flow: setup\n  steps: [first, secnod]\n"
+        ),
+    )
     assert problems(tmp_path) == [
         "content/badges/a.md:3:7: a badge needs an `icon` name or an `image` URL",
         "content/badges/a.md:8:3: `criterion` needs exactly one of `flow` (optionally with"
@@ -109,6 +116,8 @@ def test_badge_problems_have_positions(tmp_path: Path) -> None:
         "content/badges/c.md:9:3: `criterion` needs exactly one of `flow` (optionally with"
         " `steps`), `event` (optionally with `times`) or `helped: true`; found none",
         "content/badges/c.md:9:10: `criterion.steps` needs the `flow` they belong to",
+        "content/badges/d.md:10:18: `criterion.steps` names `secnod`, which is not a step of"
+        " `setup` (did you mean `second`?); its steps: first, second",
     ]
 
 
