@@ -336,6 +336,12 @@ async def test_nps_and_csat_results_match_hand_counted_answers(
     assert later["data"]["surveyResults"]["nps"] is None
     refused = await graphql(client, RESULTS, members[0], {"id": "frontdesk-nps"})
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    named = await graphql(
+        client, 'mutation { setOnboardingOwner(memberId: "m0") { userErrors { code } } }', owner
+    )
+    assert named["data"]["setOnboardingOwner"]["userErrors"] == []
+    as_owner = await graphql(client, RESULTS, members[0], {"id": "frontdesk-nps", **window})
+    assert as_owner["data"]["surveyResults"]["nps"]["score"] == 20.0  # the onboarding owner
 
 
 # --- badges -----------------------------------------------------------------------------
