@@ -54,8 +54,15 @@ class _Answer:
 
 
 class AnswerCache:
-    def __init__(self, state_fields: Collection[str], max_tokens: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        state_fields: Collection[str],
+        max_tokens: int,
+        max_bytes: int,
+        clock_fields: Collection[str] = (),
+    ) -> None:
         self._state_fields = frozenset(state_fields)
+        self._clock_fields = frozenset(clock_fields)
         self.max_tokens = max_tokens
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -74,7 +81,7 @@ class AnswerCache:
         actor = context.actor
         query = params["query"]
         roots = root_fields(query, params.get("operationName"), self.max_tokens)
-        if roots is None or not self.reads_state(roots):
+        if roots is None or not self.reads_state(roots) or roots & self._clock_fields:
             return None
         version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
         context.reads.prime_viewer_state(state)

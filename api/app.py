@@ -28,7 +28,7 @@ from api.ratelimit import RateLimiter
 from api.runtime import Runtime
 from api.settings import Settings
 from api.websocket import SubscriptionEndpoint
-from schema import build_schema, state_root_fields
+from schema import CLOCK_FIELDS, build_schema, state_root_fields
 
 
 class DatabaseContextMiddleware:
@@ -106,6 +106,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
                 state_root_fields(schema),
                 settings.limits.max_tokens,
                 settings.answer_cache_mb * 1024 * 1024,
+                CLOCK_FIELDS,
             ),
             limiter=RateLimiter(settings.rate_limits),
             development_token=development_token,

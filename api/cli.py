@@ -1,4 +1,4 @@
-"""The `heed` command: serve, migrate, mint development tokens, export the schema.
+"""The `heed` command: serve, migrate, mint development tokens, export the schema and data.
 
 Every failure a user can cause (bad configuration, unreachable database) ends with one line
 on stderr and a non-zero exit, never a traceback.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import errno
 import os
@@ -430,6 +431,55 @@ def schema_changes_command(args: argparse.Namespace) -> None:
     print(f"{args.schema}: no unacknowledged breaking change since {base.ref[:12]} ({base.why})")
 
 
+async def _survey_rows(settings: Settings, args: argparse.Namespace) -> list[Sequence[object]]:
+    from api.engagement.surveys import export_rows
+    from api.progress.store import find_organization
+
+    database = await open_database(settings.database_url, migrate=False)
+    try:
+        with using(database):
+            organization_pk = None
+            if args.organization:
+                found = await find_organization(args.organization)
+                if found is None:
+                    raise CommandError(f"no organization {args.organization!r}")
+                organization_pk = found[0]
+            return await export_rows(args.survey, organization_pk, args.since, args.until)
+    finally:
+        await database.close_connections()
+
+
+def export_surveys_command(args: argparse.Namespace) -> None:
+    """Every answer to a survey as CSV: one row per answer (per option chosen)."""
+    import csv
+
+    from api.engagement.surveys import EXPORT_COLUMNS
+
+    rows = asyncio.run(_survey_rows(load_settings(), args))
+    with contextlib.ExitStack() as stack:
+        out = (
+            stack.enter_context(Path(args.output).open("w", newline="", encoding="utf-8"))
+            if args.output
+            else sys.stdout
+        )
+        writer = csv.writer(out)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(
+                [value.isoformat() if isinstance(value, dt.datetime) else value for value in row]
+            )
+    if args.output:
+        print(f"wrote {len(rows)} answer(s) to {args.output}", file=sys.stderr)
+
+
+def _moment(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def _key_value(item: str) -> tuple[str, str]:
     key, sep, value = item.partition("=")
     if not sep or not key:
@@ -551,6 +601,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="deliver webhooks (no GraphQL)")
     worker.set_defaults(handler=worker_command)
+
+    data_export = commands.add_parser("export", help="export stored data as CSV")
+    data_commands = data_export.add_subparsers(dest="export_command", required=True)
+    surveys = data_commands.add_parser(
+        "surveys", help="every answer to one survey, one row per answer, as CSV"
+    )
+    surveys.add_argument("survey", help="the survey's id, e.g. frontdesk-nps")
+    surveys.add_argument("--organization", help="only this organization (its external id)")
+    surveys.add_argument("--since", type=_moment, help="answers from this ISO date/time (UTC)")
+    surveys.add_argument("--until", type=_moment, help="answers before this ISO date/time")
+    surveys.add_argument("--output", "-o", help="write to this file (default: stdout)")
+    surveys.set_defaults(handler=export_surveys_command)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL to schema.graphql")
     export.add_argument("--output", default="schema.graphql")

@@ -26,6 +26,8 @@ class ErrorCode(StrEnum):
     IDEMPOTENCY_CONFLICT = "IDEMPOTENCY_CONFLICT"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     NO_RELEASE = "NO_RELEASE"
+    ALREADY_ANSWERED = "ALREADY_ANSWERED"
+    UNKNOWN_SURFACE = "UNKNOWN_SURFACE"
 
 
 # Codes that mean "nothing needed doing": a mutation answers them as a success.
@@ -79,6 +81,16 @@ class HeedError(Exception):
             roles=record.get("roles", ()),
             candidates=record.get("candidates", ()),
         )
+
+
+class HeedErrors(HeedError):
+    """Several expected failures found at once (every wrong answer of a survey), each its
+    own `userError`; reads as the first."""
+
+    def __init__(self, errors: Sequence[HeedError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.field)
+        self.errors = tuple(errors)
 
 
 def invalid(message: str, *field: str) -> HeedError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +38,9 @@ class Runtime:
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
     follower: Any = None  # the ReleaseFollower keeping `release` current
     webhooks: Any = None  # the DeliveryWorker sending webhooks, unless HEED_WEBHOOK_DELIVERY=false
+    # The time engagement use cases act at (cool-offs, repeat periods); only a test in the
+    # same process replaces it: no request can.
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def serve(self, release: LiveRelease) -> None:
         """Swap in a newer release; requests already running keep the one they started with."""

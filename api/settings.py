@@ -75,6 +75,24 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class Surface:
+    """How much one surface shows (`nextUp`): at most `limit` items, and nothing new until
+    `cool_off_hours` after the last item shown there."""
+
+    limit: int
+    cool_off_hours: float
+
+
+# Set one with HEED_SURFACE_<NAME>=<limit>/<cool-off hours>, e.g. HEED_SURFACE_MODAL=1/24.
+DEFAULT_SURFACES: Mapping[str, Surface] = {
+    "banner": Surface(1, 0),
+    "modal": Surface(1, 24),
+    "sidebar": Surface(3, 0),
+    "tooltip": Surface(1, 0),
+}
+
+
+@dataclass(frozen=True)
 class Settings:
     environment: Environment = "development"
     data_dir: Path = Path("data")
@@ -97,6 +115,7 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ()
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    surfaces: Mapping[str, Surface] = field(default_factory=lambda: dict(DEFAULT_SURFACES))
 
     @property
     def is_production(self) -> bool:
@@ -199,7 +218,27 @@ class Settings:
             ),
             trusted_proxies=_trusted_proxies(env),
             webhooks=_webhook_settings(env),
+            surfaces={
+                name: _surface(env, name, default) for name, default in DEFAULT_SURFACES.items()
+            },
         )
+
+
+def _surface(env: Mapping[str, str], name: str, default: Surface) -> Surface:
+    variable = f"HEED_SURFACE_{name.upper()}"
+    raw = env.get(variable)
+    if not raw:
+        return default
+    limit, sep, hours = raw.partition("/")
+    try:
+        surface = Surface(int(limit), float(hours) if sep else default.cool_off_hours)
+    except ValueError:
+        raise ConfigError(
+            f"{variable} must be <limit>/<cool-off hours>, e.g. 1/24, not {raw!r}"
+        ) from None
+    if surface.limit <= 0 or surface.cool_off_hours < 0:
+        raise ConfigError(f"{variable}: the limit must be above 0, the cool-off not negative")
+    return surface
 
 
 def _database_url(url: str) -> str:

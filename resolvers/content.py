@@ -31,6 +31,8 @@ class QuestionView:
     type: QuestionType
     prompt: str
     options: list[str]
+    required: bool
+    multiple: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class ItemView:
     @property
     def questions(self) -> list[QuestionView]:
         return [
-            QuestionView(q.id, QuestionType(q.type), q.prompt, list(q.options))
+            QuestionView(
+                q.id, QuestionType(q.type), q.prompt, list(q.options), q.required, q.multiple
+            )
             for q in self.resolved.item.questions
         ]
 

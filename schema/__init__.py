@@ -34,6 +34,7 @@ from api.limits import (
 )
 from api.settings import Limits
 from schema.content import CONTENT_TYPES, ContentQuery
+from schema.engagement import EngagementMutation, EngagementQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
@@ -41,9 +42,16 @@ from schema.webhooks import WebhooksMutation, WebhooksQuery
 
 logger = logging.getLogger("heed.graphql")
 
-STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery)
-Query = merge_types("Query", (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery, WebhooksQuery))
-Mutation = merge_types("Mutation", (FlowsMutation, TeamMutation, WebhooksMutation))
+STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery, EngagementQuery)
+# Root fields whose answers change with the clock, not only with the state: never cached.
+CLOCK_FIELDS = ("nextUp",)
+Query = merge_types(
+    "Query",
+    (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery, EngagementQuery, WebhooksQuery),
+)
+Mutation = merge_types(
+    "Mutation", (FlowsMutation, TeamMutation, EngagementMutation, WebhooksMutation)
+)
 
 DOCUMENT_CACHE_SIZE = 512
 

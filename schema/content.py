@@ -25,6 +25,9 @@ Phase = strawberry.enum(
 SurveyQuestionType = strawberry.enum(
     model.QuestionType, name="SurveyQuestionType", description="How a survey question is answered."
 )
+ContentSurface = strawberry.enum(
+    model.Surface, name="Surface", description="Where an item shows in the product (nextUp)."
+)
 
 
 @strawberry.type(description="A survey question.")
@@ -33,6 +36,8 @@ class SurveyQuestion:
     type: SurveyQuestionType  # type: ignore[valid-type]
     prompt: str
     options: list[str] = strawberry.field(description="The answers to choose from (CHOICE).")
+    required: bool = strawberry.field(description="An answer is needed.")
+    multiple: bool = strawberry.field(description="CHOICE: several options may be picked.")
 
 
 @strawberry.type(
@@ -89,17 +94,25 @@ class ContentItem:
     body_html: str = strawberry.field(description="Sanitized HTML, safe to inject.")
     body_tree: JSON = strawberry.field(description="The body as a JSON tree, for native UIs.")
     links: list[strawberry.ID] = strawberry.field(description="Ids of the items it links to.")
+    priority: int = strawberry.field(description="Higher shows first on its surface (nextUp).")
+
+    @strawberry.field(
+        description="Tips, announcements, surveys, tours: the surface it shows on (nextUp)."
+    )
+    def placement(self) -> ContentSurface | None:  # type: ignore[valid-type]
+        value = self.placement  # the served item's, as written (self is the item's view)
+        return model.Surface(value) if value else None  # type: ignore[arg-type]
 
 
 # Items reach these types as the resolvers' views of release items: each type recognises
 # its items by kind.
 
 
-@strawberry.type(description="A tutorial, tip or article: the fields every item has.")
+@strawberry.type(description="A tutorial, tip, article or badge: the fields every item has.")
 class ContentDocument(ContentItem):
     @classmethod
     def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
-        return obj.kind in ("tutorial", "tip", "article")  # type: ignore[no-any-return]
+        return obj.kind in ("tutorial", "tip", "article", "badge")  # type: ignore[no-any-return]
 
 
 @strawberry.type(
@@ -124,6 +137,9 @@ class FlowContent(ContentItem):
 @strawberry.type(description="A survey: questions to answer in the product.")
 class Survey(ContentItem):
     questions: list[SurveyQuestion]
+    repeat_after_days: int | None = strawberry.field(
+        description="Asked again this many days after an answer or a dismissal."
+    )
 
     @classmethod
     def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:

@@ -13,7 +13,7 @@ from typing import TypeVar
 import strawberry
 
 from api.errors import ErrorCode as DomainErrorCode
-from api.errors import HeedError
+from api.errors import HeedError, HeedErrors
 from schema.members import Member
 
 ErrorCode = strawberry.enum(
@@ -62,6 +62,7 @@ async def mutate(
     try:
         result = await change()
     except HeedError as error:
-        return payload(user_errors=[await user_error(info, error)])
+        errors = error.errors if isinstance(error, HeedErrors) else (error,)
+        return payload(user_errors=[await user_error(info, e) for e in errors])
     info.context.read_again()
     return answer(result)

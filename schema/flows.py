@@ -293,6 +293,9 @@ class ProgressEvent:
         description="Who did it; null when it was the admin key (RESET), and for RESYNC."
     )
     at: dt.datetime
+    badge_id: strawberry.ID | None = strawberry.field(
+        default=None, description="badge_earned: the badge."
+    )
 
     @classmethod
     def from_notice(cls, notice: dict[str, Any]) -> ProgressEvent:
@@ -303,6 +306,7 @@ class ProgressEvent:
             action=DomainProgressAction(notice["action"]),
             member_id=notice["memberId"] or None,
             at=dt.datetime.fromisoformat(notice["at"]),
+            badge_id=notice.get("badgeId"),
         )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import engagement as engagement_resolvers
 from resolvers import team as team_resolvers
 from resolvers import viewer as resolve
+from schema.engagement import Badge
 from schema.members import Member
 from schema.permissions import ReadsAsMember
 from schema.team import HelpRequest, Organization
@@ -25,6 +27,10 @@ class Viewer:
     @strawberry.field(description="Requests the viewer sent, newest first, with their outcome.")
     async def sent_help_requests(self, info: strawberry.Info) -> list[HelpRequest]:
         return await team_resolvers.help_requests(info, "sent")
+
+    @strawberry.field(description="Badges the viewer earned, oldest first (read when asked).")
+    async def badges(self, info: strawberry.Info) -> list[Badge]:
+        return await engagement_resolvers.badges(info)
 
 
 @strawberry.type

@@ -183,13 +183,14 @@ async def test_projectmap_scenario(client: httpx.AsyncClient, app: Starlette) ->
             {"id": "connect-directory", "status": "DONE"}
         ]
 
-        events = await next_events(socket, 5)
+        events = await next_events(socket, 6)
         assert [(e["stepId"], e["action"], e["memberId"]) for e in events] == [
             ("add-card", "SKIPPED", "brendan"),
             ("add-card", "HELP_REQUESTED", "brendan"),
             ("create-account", "COMPLETED", "brendan"),
             ("install-ipad", "COMPLETED", "brendan"),
             ("add-card", "COMPLETED", "dana"),
+            (None, "BADGE_EARNED", "dana"),  # she unblocked Brendan's request: team-unblocker
         ]
         (directory,) = await next_events(socket, 1)
         assert (directory["stepId"], directory["memberId"]) == ("connect-directory", "ivan")

@@ -132,6 +132,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "roles": ["billing"],
     },
     "progress.reset": {"memberId": "dana", "flowId": "getting-started", "cleared": 3},
+    "survey.answered": {
+        "memberId": "dana",
+        "surveyId": "frontdesk-nps",
+        "surveyRevision": 1,
+        "responseId": "r-1",
+        "locale": "en",
+        "answers": [{"questionId": "score", "value": 9}],
+    },
+    "badge.earned": {
+        "memberId": "dana",
+        "badgeId": "team-unblocker",
+        "criterion": {"flow": None, "steps": [], "event": None, "times": 1, "helped": True},
+    },
 }
 
 

@@ -16,6 +16,9 @@ from api.content.search import Analysis, Hit, Index, analyze, language, word_for
 Filter = Callable[[Item], bool]
 
 
+UNSEARCHED = frozenset({"badge"})  # kinds search never returns
+
+
 @dataclass(frozen=True)
 class Resolved:
     """An item as served for a requested locale (`is_fallback`: not in that locale)."""
@@ -198,7 +201,8 @@ class Catalog:
         known = self._known(chain)
         index = self._indexes.get(known)  # one per chain of known locales, built on first use
         if index is None:
-            items = [r.item for r in self._served_for(chain)]
+            # Help is what people read: badges are rewards, not answers to a question.
+            items = [r.item for r in self._served_for(chain) if r.item.kind not in UNSEARCHED]
             analyses = [self._analysis(i) for i in items]
             self._forms.update(word_forms(self._stems))  # more words for older indexes is fine
             index = self._indexes[known] = Index(items, analyses, self._forms)

@@ -30,6 +30,7 @@ class ContentKind(StrEnum):
     FLOW = "flow"
     SURVEY = "survey"
     ANNOUNCEMENT = "announcement"
+    BADGE = "badge"
 
 
 class Phase(StrEnum):
@@ -48,6 +49,15 @@ class QuestionType(StrEnum):
     CSAT = "csat"
     TEXT = "text"
     CHOICE = "choice"
+
+
+class Surface(StrEnum):
+    """Where a tip, announcement, survey or tour shows in the product (`nextUp(surface:)`)."""
+
+    BANNER = "banner"
+    MODAL = "modal"
+    SIDEBAR = "sidebar"
+    TOOLTIP = "tooltip"
 
 
 class TourPlacement(StrEnum):
@@ -129,12 +139,14 @@ class Audience:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """One survey question; `options` only for `choice`."""
+    """One survey question; `options` and `multiple` only for `choice`."""
 
     id: str
     type: Literal["nps", "csat", "text", "choice"]
     prompt: str
     options: tuple[str, ...] = ()
+    required: bool = True
+    multiple: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +154,8 @@ class Question:
             "type": self.type,
             "prompt": self.prompt,
             "options": list(self.options),
+            "required": self.required,
+            "multiple": self.multiple,
         }
 
     @classmethod
@@ -151,6 +165,39 @@ class Question:
             type=data["type"],
             prompt=data["prompt"],
             options=tuple(data.get("options", ())),
+            required=bool(data.get("required", True)),
+            multiple=bool(data.get("multiple", False)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """What earns a badge: a flow completed (or, with `steps`, those steps of it done), an app
+    event seen `times` times, or doing a step a colleague asked for help with."""
+
+    flow: str | None = None
+    steps: tuple[str, ...] = ()
+    event: str | None = None
+    times: int = 1
+    helped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow,
+            "steps": list(self.steps),
+            "event": self.event,
+            "times": self.times,
+            "helped": self.helped,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Criterion:
+        return cls(
+            flow=data.get("flow"),
+            steps=tuple(data.get("steps", ())),
+            event=data.get("event"),
+            times=int(data.get("times", 1)),
+            helped=bool(data.get("helped", False)),
         )
 
 
@@ -264,6 +311,12 @@ class Item:
     source_hash: str = ""
     revision: int = 0
     body_tree_json: bytes = field(default=EMPTY_TREE, repr=False)
+    placement: str | None = None
+    priority: int = 0
+    repeat_after_days: int | None = None
+    icon: str | None = None
+    image: str | None = None
+    criterion: Criterion | None = None
 
     def __post_init__(self, body_tree: Mapping[str, Any] | None) -> None:
         if body_tree is not None:
@@ -304,6 +357,12 @@ class Item:
             "source_path": self.source_path,
             "source_hash": self.source_hash,
             "revision": self.revision,
+            "placement": self.placement,
+            "priority": self.priority,
+            "repeat_after_days": self.repeat_after_days,
+            "icon": self.icon,
+            "image": self.image,
+            "criterion": self.criterion.to_dict() if self.criterion else None,
         }
 
     @classmethod
@@ -330,4 +389,10 @@ class Item:
             source_path=data.get("source_path", ""),
             source_hash=data.get("source_hash", ""),
             revision=int(data.get("revision", 0)),
+            placement=data.get("placement"),
+            priority=int(data.get("priority", 0)),
+            repeat_after_days=data.get("repeat_after_days"),
+            icon=data.get("icon"),
+            image=data.get("image"),
+            criterion=Criterion.from_dict(data["criterion"]) if data.get("criterion") else None,
         )

@@ -197,12 +197,42 @@ def _check_meta(out: Parsed) -> None:
             )
         elif qid:
             seen[qid] = out.at("questions", i, "id")[0]
+    _check_badge(out)
     starts, ends = out.meta.get("starts"), out.meta.get("ends")
     if starts and ends and _instant(ends) < _instant(starts):
         line, col = out.at("ends")
         out.problems.append(
             Problem(out.path, line, col, f"`ends` ({ends}) is before `starts` ({starts})")
         )
+
+
+def _check_badge(out: Parsed) -> None:
+    """A badge shows an icon or an image, and its criterion names exactly one way to earn it."""
+    meta = out.meta
+    if meta.get("kind") != "badge":
+        return
+
+    def add(at: tuple[int, int], message: str) -> None:
+        out.problems.append(Problem(out.path, at[0], at[1], message))
+
+    if "icon" not in meta and "image" not in meta:
+        add(out.at("kind"), "a badge needs an `icon` name or an `image` URL")
+    criterion = meta.get("criterion")
+    if not isinstance(criterion, dict):
+        return
+    ways = [way for way in ("flow", "event", "helped") if way in criterion]
+    if len(ways) != 1:
+        add(
+            out.at("criterion"),
+            "`criterion` needs exactly one of `flow` (optionally with `steps`), `event`"
+            f" (optionally with `times`) or `helped: true`; found {', '.join(ways) or 'none'}",
+        )
+    if "steps" in criterion and "flow" not in criterion:
+        add(out.at("criterion", "steps"), "`criterion.steps` needs the `flow` they belong to")
+    if "times" in criterion and "event" not in criterion:
+        add(out.at("criterion", "times"), "`criterion.times` counts an `event`: name it")
+    if criterion.get("helped") is False:
+        add(out.at("criterion", "helped"), "`criterion.helped` can only be `true`")
 
 
 def _instant(iso: str) -> dt.datetime:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from api.content.model import Audience, Item, Problem, Question, Step
+from api.content.model import Audience, Criterion, Item, Problem, Question, Step
 from api.content.parse import Job, Parsed, parse_file
 from api.content.pool import parse_all
 from api.content.validate import Shape, Summary, check_translation, cross_check, involved
@@ -384,11 +384,24 @@ def _source_item(p: Parsed, rel: str, digest: str) -> Item:
         body_tree_json=p.body.tree_json,
         steps=steps,
         questions=tuple(
-            Question(q["id"], q["type"], q["prompt"], q.get("options", ()))
+            Question(
+                q["id"],
+                q["type"],
+                q["prompt"],
+                q.get("options", ()),
+                required=q.get("required", True),
+                multiple=q.get("multiple", False),
+            )
             for q in meta.get("questions", ())
         ),
         starts=meta.get("starts"),
         ends=meta.get("ends"),
+        placement=meta.get("placement"),
+        priority=meta.get("priority", 0),
+        repeat_after_days=meta.get("repeat_after_days"),
+        icon=meta.get("icon"),
+        image=meta.get("image"),
+        criterion=Criterion.from_dict(meta["criterion"]) if "criterion" in meta else None,
         links=_unique(target for target, _, _ in p.links),
         source_path=rel,
         source_hash=digest,

@@ -19,7 +19,14 @@ from typing import Any
 
 import yaml
 
-from api.content.model import ContentKind, Phase, Problem, QuestionType, TourPlacement
+from api.content.model import (
+    ContentKind,
+    Phase,
+    Problem,
+    QuestionType,
+    Surface,
+    TourPlacement,
+)
 
 ID_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 ROLE_RE = r"^[a-z][a-z0-9_]*$"
@@ -34,6 +41,12 @@ PHASES = tuple(p.value for p in Phase)
 SCOPES = ("user", "organization")
 QUESTION_TYPES = tuple(t.value for t in QuestionType)
 PLACEMENTS = tuple(p.value for p in TourPlacement)
+# Where a tip, announcement, survey or tour shows (`nextUp(surface:)`).
+SURFACES = tuple(s.value for s in Surface)
+PLACED_KINDS = ("tip", "announcement", "survey", "flow")
+MAX_PRIORITY = 1000
+MAX_REPEAT_DAYS = 3650
+MAX_TIMES = 1_000_000
 CALLOUTS = ("tip", "warning", "note")
 
 ID_HELP = "use lowercase letters, digits and single dashes, e.g. `add-card`"
@@ -197,6 +210,30 @@ class Date(Type):
 
     def schema(self) -> dict[str, Any]:
         return {"type": "string", "pattern": DATE_RE}
+
+
+@dataclass(frozen=True)
+class Count(Type):
+    """A whole number from `low` to `high` (YAML `true` is not a number)."""
+
+    low: int = 0
+    high: int = MAX_TIMES
+
+    @property
+    def what(self) -> str:  # type: ignore[override]
+        return f"a whole number from {self.low} to {self.high}"
+
+    def check(self, node: yaml.Node, where: Where, ck: Checker) -> Any:
+        if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+            value = ck.construct(node)
+            if self.low <= value <= self.high:
+                return value
+            ck.report(node, f"`{label(where)}` is {value}; use {self.what}")
+            return INVALID
+        return self.wrong(node, where, ck)
+
+    def schema(self) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
 
 
 @dataclass(frozen=True)
@@ -488,6 +525,26 @@ QUESTION = Record(
             only_when=("type", ("choice",)),
             required_when=("type", ("choice",)),
         ),
+        Field(
+            "multiple",
+            Flag(),
+            "`true`: the viewer may pick several options (choice questions only)",
+            only_when=("type", ("choice",)),
+        ),
+        Field("required", Flag(), "`false`: the viewer may leave it unanswered (default `true`)"),
+    ),
+)
+
+EVENT_NAME = Text(noun="event name", pattern=KEY_RE, help="use letters, digits and `_.:/-`")
+
+CRITERION = Record(
+    title="What earns a badge: exactly one of `flow` (alone or with `steps`), `event` or `helped`",
+    fields=(
+        Field("flow", ITEM_ID, "a flow completed (with `steps`: those steps of it done)"),
+        Field("steps", ListOf(ITEM_ID, min_items=1), "ids of steps of `flow` that must be done"),
+        Field("event", EVENT_NAME, "an app event (sent with `track`) seen `times` times"),
+        Field("times", Count(1), "how many times `event` must be seen (default 1)"),
+        Field("helped", Flag(), "`true`: doing a step a colleague asked for help with"),
     ),
 )
 
@@ -542,6 +599,43 @@ SOURCE = Record(
             Date(),
             "the announcement shows until this date",
             only_when=("kind", ("announcement",)),
+        ),
+        Field(
+            "placement",
+            Text(noun="surface", enum=SURFACES),
+            "the surface it shows on (`nextUp`): banner, modal, sidebar or tooltip",
+            only_when=("kind", PLACED_KINDS),
+        ),
+        Field(
+            "priority",
+            Count(0, MAX_PRIORITY),
+            f"0 to {MAX_PRIORITY}: higher shows first on its surface (default 0)",
+            only_when=("kind", PLACED_KINDS),
+        ),
+        Field(
+            "repeat_after_days",
+            Count(1, MAX_REPEAT_DAYS),
+            "ask again this many days after an answer or a dismissal (default: never again)",
+            only_when=("kind", ("survey",)),
+        ),
+        Field(
+            "icon",
+            Text(noun="icon name", pattern=ID_RE, help="icon names are lowercase-with-dashes"),
+            "the badge's icon name, e.g. `first-visitor` (or give `image`)",
+            only_when=("kind", ("badge",)),
+        ),
+        Field(
+            "image",
+            Text(noun="image URL", pattern=URL_RE, help="use an `https://` URL or an app path"),
+            "the badge's image URL (or give `icon`)",
+            only_when=("kind", ("badge",)),
+        ),
+        Field(
+            "criterion",
+            CRITERION,
+            "what earns the badge",
+            only_when=("kind", ("badge",)),
+            required_when=("kind", ("badge",)),
         ),
     ),
 )

@@ -31,6 +31,9 @@ class Summary:
     links: tuple[tuple[str, int, int], ...]
     after: tuple[tuple[str, int, int], ...]
     exact: bool = True  # False: positions are placeholders (from a cached item)
+    badge_flows: tuple[tuple[str, int, int], ...] = ()  # a badge's `criterion.flow`
+    badge_steps: tuple[tuple[str, int, int], ...] = ()  # and its `criterion.steps`
+    step_ids: tuple[str, ...] = ()  # a flow's steps
 
     @classmethod
     def of_parsed(cls, parsed: Parsed, source: Shape | None = None) -> Summary:
@@ -40,6 +43,13 @@ class Summary:
             for i, flow in enumerate(meta.get("audience", {}).get("after", ()))
         )
         translation = parsed.source_path is not None
+        criterion = meta.get("criterion")
+        flow = criterion.get("flow") if isinstance(criterion, dict) else None
+        badge_flows = ((flow, *parsed.at("criterion", "flow")),) if flow else ()
+        steps = criterion.get("steps", ()) if isinstance(criterion, dict) else ()
+        badge_steps = tuple(
+            (step, *parsed.at("criterion", "steps", i)) for i, step in enumerate(steps)
+        )
         return cls(
             path=parsed.path,
             locale=parsed.locale,
@@ -50,6 +60,9 @@ class Summary:
             id_pos=parsed.at("id"),
             links=tuple(parsed.links),
             after=after,
+            badge_flows=badge_flows,
+            badge_steps=badge_steps,
+            step_ids=tuple(step.id for step in parsed.steps),
         )
 
     @classmethod
@@ -65,6 +78,15 @@ class Summary:
             links=tuple((target, 1, 1) for target in item.links),
             after=() if is_translation else tuple((flow, 1, 1) for flow in item.audience.after),
             exact=False,
+            badge_flows=(
+                ((item.criterion.flow, 1, 1),)
+                if not is_translation and item.criterion and item.criterion.flow
+                else ()
+            ),
+            badge_steps=tuple(
+                (step, 1, 1) for step in (item.criterion.steps if item.criterion else ())
+            ),
+            step_ids=tuple(step.id for step in item.steps),
         )
 
 
@@ -144,6 +166,12 @@ def cross_check(summaries: Sequence[Summary], include_drafts: bool) -> list[Foun
             message = _target_problem(flow, first, s, include_drafts, complete, "flow")
             if message:
                 found.append(_at(s, (line, col), f"`audience.after` names {message}"))
+        for flow, line, col in s.badge_flows:
+            message = _target_problem(flow, first, s, include_drafts, complete, "flow")
+            if message:
+                found.append(_at(s, (line, col), f"`criterion.flow` names {message}"))
+            elif s.badge_steps:
+                found.extend(_badge_steps(s, first[flow]))
     return found
 
 
@@ -169,6 +197,21 @@ def _target_problem(
             f"publish it (remove `draft: true`) or remove this reference"
         )
     return None
+
+
+def _badge_steps(badge: Summary, flow: Summary) -> list[Found]:
+    """A badge's `criterion.steps` are steps of its `criterion.flow`."""
+    return [
+        _at(
+            badge,
+            (line, col),
+            f"`criterion.steps` names `{step}`, which is not a step of `{flow.id}`"
+            f"{suggest(step, flow.step_ids)}; its steps: {', '.join(flow.step_ids)}",
+            flow,
+        )
+        for step, line, col in badge.badge_steps
+        if step not in flow.step_ids
+    ]
 
 
 def _at(s: Summary, pos: Pos, message: str, *others: Summary) -> Found:

@@ -304,3 +304,85 @@ class WebhookDelivery(Model):
     class Meta:
         table = "webhook_delivery"
         indexes = (Index(fields=("endpoint_id", "id"), name="webhook_delivery_endpoint"),)
+
+
+class SurveyResponse(Model):
+    """One member's answers to one revision of a survey (the answers are `survey_answer` rows)."""
+
+    id = fields.BigIntField(primary_key=True)
+    public_id = fields.CharField(max_length=32, unique=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    member: fields.ForeignKeyRelation[Member] = fields.ForeignKeyField(
+        "models.Member", related_name=False, on_delete=fields.CASCADE
+    )
+    survey_id = fields.CharField(max_length=128)
+    survey_revision = fields.IntField()
+    locale = fields.CharField(max_length=35)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "survey_response"
+        indexes = (
+            Index(fields=("survey_id", "created_at"), name="survey_response_survey_created"),
+        )
+
+
+class SurveyAnswer(Model):
+    """One answer: a number (NPS, CSAT), one chosen option (a row per option picked), or a
+    text. Results are aggregated in SQL from these rows."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    response_id = fields.CharField(max_length=32)
+    survey_id = fields.CharField(max_length=128)
+    question_id = fields.CharField(max_length=128)
+    question_type = fields.CharField(max_length=16)
+    number = fields.IntField(null=True)
+    choice = fields.CharField(max_length=500, null=True)
+    text = fields.TextField(null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "survey_answer"
+        indexes = (Index(fields=("survey_id", "created_at"), name="survey_answer_survey_created"),)
+
+
+class ItemMark(Model):
+    """What one member did with one content item, by item id (so it survives content
+    changes): first seen, last shown (on which surface), dismissed, answered (surveys)."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    member_key = fields.CharField(max_length=128)
+    item_id = fields.CharField(max_length=128)
+    surface = fields.CharField(max_length=16, null=True)
+    seen_at = fields.DatetimeField(null=True)
+    shown_at = fields.DatetimeField(null=True)
+    dismissed_at = fields.DatetimeField(null=True)
+    answered_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "item_mark"
+        unique_together = (("organization", "member_key", "item_id"),)
+
+
+class BadgeAward(Model):
+    """A badge a member earned. The unique key makes earning it happen once."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    member_key = fields.CharField(max_length=128)
+    badge_id = fields.CharField(max_length=128)
+    earned_at = fields.DatetimeField()
+
+    class Meta:
+        table = "badge_award"
+        unique_together = (("organization", "member_key", "badge_id"),)

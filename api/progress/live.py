@@ -39,6 +39,7 @@ class ProgressAction(StrEnum):
     REOPENED = "reopened"
     HELP_REQUESTED = "help_requested"
     RESET = "reset"
+    BADGE_EARNED = "badge_earned"
     RESYNC = "resync"  # changes may have been missed: refetch what you show
 
 

@@ -15,6 +15,7 @@ import orjson
 
 from api.actor import Actor
 from api.content import Catalog
+from api.engagement.badges import award_badges, event_count_reader
 from api.errors import SUCCESS_CODES, HeedError, forbidden, invalid, not_found
 from api.progress.engine import (
     Action,
@@ -107,6 +108,7 @@ async def change_step(
             raise action_error(problem)
         if problem is None:
             move_step(change, flow, step_id, action)
+            award_badges(change, catalog, locale)
         return {}
 
     key = _idempotency(action.value.lower(), idempotency_key, flowId=flow_id, stepId=step_id)
@@ -253,10 +255,18 @@ async def track(
                 continue  # locked, someone else's role, or done already
             move_step(change, flow, step_id, Action.COMPLETE)
             completed.append([flow_id, step_id])
+        seen_before = change.more or {}
+        award_badges(change, catalog, locale, {name: n + 1 for name, n in seen_before.items()})
         return {"completed": completed}
 
     key = _idempotency("track", idempotency_key, event=event)
-    committed = await commit(actor, hub, decide, idempotency=key)
+    committed = await commit(
+        actor,
+        hub,
+        decide,
+        idempotency=key,
+        read_more=event_count_reader(actor, catalog, locale, event),
+    )
     change = committed.change
     flows = {item.id: item for item in visible_flows(actor, catalog, change.state, locale)}
     results: dict[str, FlowResult] = {}

@@ -214,8 +214,8 @@ _LOCK_SQL = (
     " RETURNING state_version, owner_id"
 )
 # Under the lock, one statement reads everything a change decides on: the viewer's state
-# ('s'), the members ('m'), the open help requests ('h') and the idempotency key's record
-# ('i'). Every branch has the same ten columns.
+# ('s'), the members ('m'), the open help requests ('h'), the idempotency key's record
+# ('i') and the viewer's badges ('b'). Every branch has the same ten columns.
 _UNDER_LOCK_SQL = (
     f"SELECT 's', {', '.join(STATE_COLUMNS)}, NULL FROM step_state"  # noqa: S608
     " WHERE organization_id = $1 AND member_key IN ('', $2)"
@@ -226,6 +226,8 @@ _UNDER_LOCK_SQL = (
     " UNION ALL SELECT 'i', operation, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
     " CAST(outcome AS TEXT) FROM idempotent_result"
     " WHERE organization_id = $1 AND member_key = $3 AND key = $4"
+    " UNION ALL SELECT 'b', badge_id, NULL, NULL, NULL, NULL, NULL, earned_at, NULL, NULL"
+    " FROM badge_award WHERE organization_id = $1 AND member_key = $2"
 )
 
 
@@ -386,6 +388,7 @@ class UnderLock:
     members: list[MemberRow]
     open_help: list[OpenHelpRequest]
     stored: tuple[str, dict[str, Any]] | None  # (operation, outcome) under the key
+    badges: dict[str, dt.datetime] = field(default_factory=dict)  # the viewer's, by badge id
 
 
 @dataclass(frozen=True)
@@ -431,6 +434,7 @@ async def read_under_lock(
     )
     state_rows, members, open_help = [], [], []
     stored = None
+    badges: dict[str, dt.datetime] = {}
     for part, *columns in rows:
         if part == "s":
             state_rows.append(_state_row(columns[:8]))
@@ -442,10 +446,12 @@ async def read_under_lock(
             open_help.append(
                 OpenHelpRequest(pk, public_id, token, flow_id, step_id, inviter, invitee, email)
             )
+        elif part == "b":
+            badges[columns[0]] = _AT.to_python_value(columns[6])
         else:
             stored = (columns[0], orjson.loads(columns[-1]))
     members.sort(key=lambda member: member.pk)
-    return UnderLock(*locked, viewer_state(state_rows), members, open_help, stored)
+    return UnderLock(*locked, viewer_state(state_rows), members, open_help, stored, badges)
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,7 @@ class Change:
     writes: list[Write] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     notices: list[dict[str, Any]] = field(default_factory=list)
+    more: Any = None  # what the use case's `read_more` read under the lock
 
     @property
     def state(self) -> ViewerState:
@@ -92,18 +93,31 @@ class Change:
             return list(self.writes)
         return [*self.writes, insert_events(self.actor.organization_pk, self.events, self.now)]
 
-    def announce(self, flow_id: str, step_id: str | None, action: ProgressAction) -> None:
+    @property
+    def emitted(self) -> list[tuple[str, dict[str, Any]]]:
+        """The catalogue events this change emitted so far (type, data)."""
+        return [(e.name, dict(e.properties)) for e in self.events if e.kind != "app"]
+
+    def announce(
+        self,
+        flow_id: str,
+        step_id: str | None,
+        action: ProgressAction,
+        *,
+        badge_id: str | None = None,
+    ) -> None:
         """Tell the organization's live subscribers, once committed."""
-        self.notices.append(
-            {
-                "organizationId": self.actor.organization_id,
-                "flowId": flow_id,
-                "stepId": step_id,
-                "action": action,
-                "memberId": self.actor.member_id or None,  # None: the admin key
-                "at": self.now.isoformat(),
-            }
-        )
+        notice = {
+            "organizationId": self.actor.organization_id,
+            "flowId": flow_id,
+            "stepId": step_id,
+            "action": action,
+            "memberId": self.actor.member_id or None,  # None: the admin key
+            "at": self.now.isoformat(),
+        }
+        if badge_id is not None:
+            notice["badgeId"] = badge_id
+        self.notices.append(notice)
 
 
 @dataclass(frozen=True)
@@ -121,6 +135,8 @@ class _Replay(Exception):
 
 
 Decide = Callable[[Change], Awaitable[dict[str, Any]]]
+# Reads a use case needs beyond the common read, made under the lock (connection given).
+ReadMore = Callable[[UnderLock, Any], Awaitable[Any]]
 
 
 async def commit(
@@ -131,16 +147,19 @@ async def commit(
     idempotency: Idempotency | None = None,
     state_of: str | None = None,
     in_order: bool = False,
+    now: dt.datetime | None = None,
+    read_more: ReadMore | None = None,
 ) -> Committed:
     """Run `decide` under the organization's lock and write what it asks for.
 
     `decide` returns a plain record (kept for idempotent replays) or raises `HeedError`;
     with a key, the error is kept too, so a retry gets the same answer. `state_of` names
     whose state is read (the actor's by default); `in_order` sends writes that depend on
-    each other one by one.
+    each other one by one. `now` is the change's time (a test's clock; the real one by
+    default); `read_more` reads what only this use case needs, under the lock.
     """
     key = (actor.key_owner, idempotency.key) if idempotency else None
-    now = dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.UTC)
     change: Change | None = None
     try:
         async with in_transaction() as connection:
@@ -155,6 +174,8 @@ async def commit(
             change = Change(actor, now, read)
             if idempotency is not None and read.stored is not None:
                 raise _Replay
+            if read_more is not None:
+                change.more = await read_more(read, connection)
             try:
                 record = await decide(change)
             except HeedError as error:

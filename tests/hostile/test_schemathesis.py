@@ -18,12 +18,28 @@ import httpx
 import orjson
 import pytest
 import schemathesis
+from graphql import BooleanValueNode, IntValueNode, ListValueNode, StringValueNode
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from tests.conftest import ROOT
 
 EXAMPLES_PER_FIELD = 25
+
+# Heed's open JSON inputs (a survey answer's value, track properties) as GraphQL literals: the
+# scalars, a list of them, the kinds of answer a survey takes.
+_JSON_SCALARS = st.one_of(
+    st.integers(min_value=-5, max_value=20).map(lambda n: IntValueNode(value=str(n))),
+    st.text(max_size=30).map(lambda text: StringValueNode(value=text)),
+    st.booleans().map(lambda flag: BooleanValueNode(value=flag)),
+)
+schemathesis.graphql.scalar(
+    "JSON",
+    st.one_of(
+        _JSON_SCALARS, st.lists(_JSON_SCALARS, max_size=3).map(lambda v: ListValueNode(values=v))
+    ),
+)
 
 
 def _free_port() -> int:

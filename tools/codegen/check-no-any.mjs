@@ -20,6 +20,8 @@ export const OPEN_FIELDS = [
   "ContentStep.bodyTree", // a flow's step as written (the content API on main)
   "TrackInput.properties",
   "WebhookCatalogueEntry.schema", // a JSON Schema document, open by nature
+  "SurveyAnswer.value", // an NPS or CSAT number, an option, options or a text
+  "SurveyAnswerInput.value",
 ];
 
 const OPERATION_TYPE = /.(Query|Mutation|Subscription|Fragment|Variables)$/;

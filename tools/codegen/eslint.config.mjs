@@ -20,6 +20,8 @@ const OPEN_JSON = [
   "ContentStep.bodyTree", // a flow's step as written (the content API on main)
   "TrackInput.properties",
   "WebhookCatalogueEntry.schema", // a JSON Schema document, open by nature
+  "SurveyAnswer.value", // an NPS or CSAT number, an option, options or a text
+  "SurveyAnswerInput.value",
 ];
 
 // Lists of objects that stay small whatever the organization's size, with the reason; every
@@ -40,6 +42,14 @@ const BOUNDED_LISTS = {
   "Viewer.sentHelpRequests": "the requests one member sent",
   "Query.webhookEndpoints": "an operator's webhook endpoints: a handful per deployment",
   "Query.webhookEventTypes": "the event catalogue, written by Heed's developers",
+  "Query.nextUp": "at most a surface's limit of items (a handful)",
+  "Viewer.badges": "the badges one member earned, written by content writers",
+  "CsatScore.distribution": "the five CSAT scores",
+  "QuestionResults.choices": "one question's options, written by content writers",
+  "QuestionResults.latestTexts": "the newest 20 text answers",
+  "SurveyResponse.answers": "one response's answers, one per question",
+  "SurveyResults.questions": "one survey's questions, written by content writers",
+  "SurveyResults.organizations": "admin key only; the organizations that answered in the range",
 };
 
 export default [
@@ -76,6 +86,8 @@ export default [
         "error",
         {
           names: "^(status|state|action|kind|type|phase|scope|placement|severity|level)$|(Status|State|Kind|Action|Placement)$",
+          // An object named for what it holds: the viewer's marks on one item.
+          allowed: ["ItemStatePayload.state"],
         },
       ],
       "heed/dates-are-datetime": ["error", { names: "(At|Date)$|^(starts|ends|since|until)$" }],
