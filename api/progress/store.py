@@ -481,9 +481,6 @@ async def run_writes(
                     f"SELECT pg_notify('{PROGRESS_CHANNEL}', $1)", [notice]
                 )
         return
-        for write in writes:
-            await connection.execute_query(_dialect_sql(connection, write.sql), list(write.values))
-        return
     parts, values = [], []
     for n, write in enumerate(writes):
         offset = len(values)
