@@ -81,7 +81,7 @@ def receiving() -> Iterator[Receiver]:
 
 @contextlib.asynccontextmanager
 async def webhook_endpoint(env: dict[str, str], wanted: bool) -> AsyncIterator[Receiver | None]:
-    """When `wanted`, a receiver and one endpoint for `step.completed` of every
+    """When `wanted`, a receiver and one endpoint for the step events of every
     organization while the block runs."""
     if not wanted:
         yield None
@@ -98,7 +98,7 @@ async def _subscribed(env: dict[str, str], url: str) -> AsyncIterator[None]:
     try:
         with using(database):
             endpoint, _ = await endpoints.create(
-                settings, None, url, ["step.completed"], None, "bench"
+                settings, None, url, ["step.completed", "step.reopened"], None, "bench"
             )
         try:
             yield

@@ -55,7 +55,7 @@ async def sql_per_request(
                 # Parse/validation caches warm; readers whose page loaded before, all of them.
                 warm = tokens if scenario.seen_before else tokens[:2]
                 for n, token in enumerate(warm):
-                    body = scenario.body(f"{keys}-warm-{n}", step)
+                    body = scenario.body(f"{keys}-warm-{n}", step, "Complete")
                     wrong = problems(scenario.name, await post(client, token, body))
                     if wrong and not scenario.writes:
                         raise RuntimeError("; ".join(wrong))
@@ -63,7 +63,7 @@ async def sql_per_request(
                 async with webhook_endpoint(env, scenario.webhook):
                     with counting_statements() as counter:
                         for n, token in enumerate(measured):
-                            body = scenario.body(f"{keys}-{n}", step)
+                            body = scenario.body(f"{keys}-{n}", step, "Complete")
                             wrong = problems(scenario.name, await post(client, token, body))
                             if wrong:
                                 raise RuntimeError("; ".join(wrong))

@@ -1,9 +1,10 @@
 -- Heed bench: POST one scenario's body with tokens spread over many members.
--- Environment: BENCH_TOKENS (file, one token a line), BENCH_BODY (file; __KEY__ and __STEP__
--- are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX,
+-- Environment: BENCH_TOKENS (file, one token a line), BENCH_BODY (file; __KEY__, __STEP__ and
+-- __OP__ are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX,
 -- BENCH_START (requests already sent with this token list, so a later run continues).
 -- Each thread walks its own stride of the token list, so threads never share a member at once;
--- for keyed bodies, each pass over the list moves on to the next step.
+-- for keyed bodies, each pass over the list moves on to the next step, and once every step
+-- is done the passes reopen them in the same order (Complete, then Reopen, then Complete...).
 
 local threads = {}
 local counter = 0
@@ -49,8 +50,12 @@ function request()
   counter = counter + 1
   local index = position % #tokens + 1
   if not keyed then return prepared[index] end
-  local step = steps[math.floor(position / #tokens) % math.max(#steps, 1) + 1] or ""
+  local pass = math.floor(position / #tokens)
+  local n = math.max(#steps, 1)
+  local step = steps[pass % n + 1] or ""
+  local operation = (math.floor(pass / n) % 2 == 0) and "Complete" or "Reopen"
   local text = body:gsub("__KEY__", prefix .. counter):gsub("__STEP__", step)
+    :gsub("__OP__", operation)
   headers["Authorization"] = "Bearer " .. tokens[index]
   return wrk.format("POST", "/graphql", headers, text)
 end
