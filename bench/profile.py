@@ -20,11 +20,13 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from bench.load import ensure_wrk, run_wrk
-from bench.scenarios import scenarios
+from bench.receiver import webhook_endpoint
+from bench.scenarios import Scenario, scenarios
 from bench.seed import seed
 from bench.server import start_server, wait_ready
 from bench.stage import (
@@ -116,6 +118,24 @@ def start_sampler(spy: str, pid: int, seconds: float, out: Path) -> subprocess.P
     )
 
 
+async def drive(
+    plan: Plan, case: Scenario, url: str, tokens: Path, body: Path, seconds: float, start: int
+) -> dict[str, Any]:
+    """One wrk run of `case` (its webhook endpoint subscribed meanwhile); write scenarios
+    start at `start`, where the previous runs left their members."""
+    async with webhook_endpoint(plan.server_env, case.webhook):
+        return run_wrk(
+            plan.wrk,
+            url,
+            tokens,
+            body,
+            seconds,
+            steps=plan.steps,
+            key_prefix=f"profile-{secrets.token_hex(4)}",
+            start=start,
+        )
+
+
 async def profile(spy: str, names: list[str], seconds: float, orgs: int) -> None:
     wrk = ensure_wrk()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -142,26 +162,22 @@ async def profile(spy: str, names: list[str], seconds: float, orgs: int) -> None
             try:
                 await wait_ready(server)
                 await warm_members(server, pools.read + pools.write)
+                written = 0  # write scenarios go on where the last run left their members
                 for case in scenarios(plan.user_flow.id, CONTENT_ITEM):
                     if case.name not in names:
                         continue
                     body = work / f"{case.name}.json"
                     body.write_bytes(case.body())
                     tokens = pools.write_file if case.writes else pools.read_file
-                    run_wrk(wrk, f"{server.url}/graphql", tokens, body, 2, steps=plan.steps)
+                    url = f"{server.url}/graphql"
+                    warm = await drive(plan, case, url, tokens, body, 2, written)
+                    written += warm["requests"] if case.writes else 0
                     raw = work / f"{case.name}.folded"
                     sampler = start_sampler(spy, server.process.pid, seconds, raw)
                     database = postgres_pids()
                     cpu_before = (cpu_seconds(server.pids()), cpu_seconds(database))
-                    figures = run_wrk(
-                        wrk,
-                        f"{server.url}/graphql",
-                        tokens,
-                        body,
-                        seconds,
-                        steps=plan.steps,
-                        key_prefix=f"profile-{secrets.token_hex(4)}",
-                    )
+                    figures = await drive(plan, case, url, tokens, body, seconds, written)
+                    written += figures["requests"] if case.writes else 0
                     worker_cpu = cpu_seconds(server.pids()) - cpu_before[0]
                     database_cpu = cpu_seconds(database) - cpu_before[1]
                     figures["worker_cpu_percent"] = round(100 * worker_cpu / seconds)

@@ -16,35 +16,41 @@ import email.utils
 import random
 import ssl
 import time
-from typing import Any
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from api.events.catalogue import is_known, webhook_body
 from api.events.signing import signature_header
 from api.events.store import RESPONSE_BYTES, Attempt, Claimed
-from api.events.urls import UrlRefused, resolve
+from api.events.urls import Target, UrlRefused, resolve
 from api.settings import Settings
 
 RETRIED_STATUSES = frozenset({408, 409, 425, 429})
 USER_AGENT = "Heed-Webhooks/1"
 
 
-def http_client(settings: Settings) -> httpx.AsyncClient:
-    """A client for one receiving host; proxies from the environment are not used (the
-    address checked is the one connected to)."""
-    timeout = settings.webhooks.timeout_seconds
+def http_client(settings: Settings) -> aiohttp.ClientSession:
+    """A session for one receiving host; proxies from the environment are not used (the
+    address checked is the one connected to), answers are logged as received (not
+    decompressed). aiohttp: a delivery costs a tenth of the CPU it cost with httpx, and that
+    CPU is taken from the API's own requests in the same process."""
     bundle = settings.webhooks.ca_bundle
-    return httpx.AsyncClient(
-        verify=ssl.create_default_context(cafile=bundle) if bundle else True,
-        timeout=httpx.Timeout(timeout),
-        follow_redirects=False,
+    connector = aiohttp.TCPConnector(
+        limit=settings.webhooks.concurrency * 2,
+        ssl=ssl.create_default_context(cafile=bundle) if bundle else True,
+        use_dns_cache=False,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=settings.webhooks.timeout_seconds),
+        auto_decompress=False,
         trust_env=False,
-        limits=httpx.Limits(max_connections=settings.webhooks.concurrency * 2),
+        skip_auto_headers=("Accept-Encoding",),
     )
 
 
-async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) -> Attempt:
+async def send(client: aiohttp.ClientSession, message: Claimed, settings: Settings) -> Attempt:
     started = dt.datetime.now(dt.UTC)
     if not is_known(message.event_type):
         return _attempt(message, settings, started, error="not in the event catalogue")
@@ -59,30 +65,31 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
     except TimeoutError:
         return _attempt(message, settings, started, error="name lookup timed out", retry=True)
     timestamp = int(time.time())
-    url = httpx.URL(target.url)
+    url = URL(target.url)
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
-        "host": url.netloc.decode("ascii"),
+        "host": url.raw_authority,
         "webhook-id": message.public_id,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature_header(
             message.signing_secrets, message.public_id, timestamp, body
         ),
     }
-    extensions: dict[str, Any] = {"sni_hostname": target.host} if url.scheme == "https" else {}
     clock = time.perf_counter()
     try:
         # The whole exchange, not each read: a receiver dripping its answer cannot hold a
         # delivery past its lease.
         async with asyncio.timeout(settings.webhooks.timeout_seconds):
-            response, head = await _post(client, url, target.addresses, body, headers, extensions)
-    except (httpx.TimeoutException, TimeoutError):
+            status, retry_after, head = await _post(client, url, target, body, headers)
+    except TimeoutError:
         return _attempt(message, settings, started, error="timed out", retry=True, clock=clock)
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientConnectorError as exc:
+        error = f"could not connect to {exc.host}:{exc.port}: {exc.os_error.strerror or exc}"
+        return _attempt(message, settings, started, error=error, retry=True, clock=clock)
+    except aiohttp.ClientError as exc:
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return _attempt(message, settings, started, error=error, retry=True, clock=clock)
-    status = response.status_code
     if 200 <= status < 300:
         return _attempt(message, settings, started, status=status, response=head, clock=clock)
     retry = status >= 500 or status in RETRIED_STATUSES
@@ -94,49 +101,47 @@ async def send(client: httpx.AsyncClient, message: Claimed, settings: Settings) 
         response=head,
         error=f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else ""),
         retry=retry,
-        retry_after=_retry_after(response.headers.get("retry-after"), started),
+        retry_after=_retry_after(retry_after, started),
         clock=clock,
     )
 
 
 async def _post(
-    client: httpx.AsyncClient,
-    url: httpx.URL,
-    addresses: tuple[str, ...],
+    client: aiohttp.ClientSession,
+    url: URL,
+    target: Target,
     body: bytes,
     headers: dict[str, str],
-    extensions: dict[str, Any],
-) -> tuple[httpx.Response, str]:
-    """POST to the checked addresses in turn until one accepts the connection."""
-    for n, address in enumerate(addresses, start=1):
-        request = client.build_request(
-            "POST",
-            url.copy_with(host=address),
-            content=body,
-            headers=headers,
-            extensions=extensions,
-        )
+) -> tuple[int, str | None, str]:
+    """POST to the checked addresses in turn until one accepts the connection: the status,
+    the Retry-After header and the first bytes of the answer. TLS is checked against the
+    URL's host name, not the address connected to."""
+    sni = target.host if url.scheme == "https" else None
+    for n, address in enumerate(target.addresses, start=1):
         try:
-            response = await client.send(request, stream=True)
-        except httpx.ConnectError:
-            if n == len(addresses):
+            async with client.post(
+                url.with_host(address),
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                server_hostname=sni,
+            ) as response:
+                return response.status, response.headers.get("retry-after"), await _head(response)
+        except aiohttp.ClientConnectorError:
+            if n == len(target.addresses):
                 raise
-            continue
-        try:
-            return response, await _head(response)
-        finally:
-            await response.aclose()
     raise AssertionError("resolve() returns at least one address")
 
 
-async def _head(response: httpx.Response) -> str:
+async def _head(response: aiohttp.ClientResponse) -> str:
     """The first bytes of the answer, for the delivery log."""
     read = b""
-    async for chunk in response.aiter_raw():
-        read += chunk
-        if len(read) >= RESPONSE_BYTES:
+    while len(read) < RESPONSE_BYTES:
+        chunk = await response.content.read(RESPONSE_BYTES - len(read))
+        if not chunk:
             break
-    return read[:RESPONSE_BYTES].decode("utf-8", "replace")
+        read += chunk
+    return read.decode("utf-8", "replace")
 
 
 def _attempt(

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from tortoise.context import TortoiseContext
 
 from api.db import background, using
@@ -53,7 +53,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         # One HTTP client per host name: connections go to checked addresses, so a pool
         # shared by names on one address would reuse one name's TLS session for another.
-        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._clients: dict[str, aiohttp.ClientSession] = {}
         self._purged_at: dt.datetime | None = None
         self.stats = DeliveryStats()
         if listener is not None:
@@ -68,10 +68,10 @@ class DeliveryWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for client in self._clients.values():
-            await client.aclose()
+            await client.close()
         self._clients.clear()
 
-    def _client_for(self, host: str) -> httpx.AsyncClient:
+    def _client_for(self, host: str) -> aiohttp.ClientSession:
         client = self._clients.get(host)
         if client is None:
             client = self._clients[host] = http_client(self._settings)
