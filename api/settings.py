@@ -62,7 +62,7 @@ class WebhookSettings:
     delivery: bool = True  # a delivery worker in every `heed serve` process
     poll_seconds: float = 1.0  # how often an idle worker looks for due messages
     timeout_seconds: float = 10.0
-    concurrency: int = 8  # requests in flight per worker
+    concurrency: int = 32  # requests in flight per worker, and messages claimed per round
     retry_base_seconds: float = 5.0  # first retry delay, doubled at each attempt
     retry_max_seconds: float = 6 * 3600.0
     max_attempts: int = 16

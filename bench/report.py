@@ -126,6 +126,13 @@ def markdown(result: dict[str, Any]) -> str:
         f"(commit to /readyz). Worker RSS {result.get('rss_mb', '?')} MB, "
         f"{result.get('rss_after_swap_mb', '?')} MB after the swap.",
     ]
+    for size, dataset in result["datasets"].items():
+        hooked = dataset["scenarios"].get("complete_step_webhook", {})
+        if "webhooks_received" in hooked:
+            lines.append(
+                f"{size}: the receiver had {hooked['webhooks_received']:,} of the "
+                f"{hooked['requests']:,} events of complete_step_webhook's best round by its end."
+            )
     missed = [t for t in result.get("targets", []) if not t["met"]]
     if missed:
         lines += [
