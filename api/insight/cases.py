@@ -59,32 +59,50 @@ async def funnel(
     until: dt.datetime | None,
     now: dt.datetime,
 ) -> list[FunnelStep] | None:
-    """Members (or the organization, for its steps) who reached each step of a flow, the share
-    lost from the step before (from all members, for the first), and the median hours from
-    the previous step. None for a flow the release does not have."""
+    """The organization's funnel of a flow; None for a flow the release does not have."""
+    found = await funnels(catalog, locale, flow_id, since, until, now, actor.organization_pk)
+    return None if found is None else found.get(actor.organization_pk, [])
+
+
+async def funnels(
+    catalog: Catalog,
+    locale: str,
+    flow_id: str,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    now: dt.datetime,
+    organization_pk: int | None = None,
+) -> dict[int, list[FunnelStep]] | None:
+    """Per organization (one, or all): members (or the organization, for its steps) who
+    reached each step of a flow in [since, until), the share lost from the step before
+    (from all members, for the first), and the median hours from the previous step."""
     check_text(flowId=flow_id)
     _check_range(since, until)
     found = catalog.get(flow_id, locale)
     if found is None or found.item.kind != "flow":
         return None
     flow = found.item
-    end = min(until, now) if until else now
+    end = min(_utc(until), now) if until else now
     steps = [(s.id, s.scope == "organization") for s in flow.steps]
-    reached = await store.funnel(actor.organization_pk, flow.id, steps, since, end)
-    members = await store.member_count(actor.organization_pk, end)
-    out = []
-    for step, counted in zip(flow.steps, reached, strict=True):
-        before = out[-1].reached if out else (1 if step.scope == "organization" else members)
-        out.append(
-            FunnelStep(
-                step.id,
-                step.title,
-                step.scope,
-                counted.reached,
-                round(1 - counted.reached / before, 4) if before else 0.0,
-                rules.median(counted.hours_from_previous),
+    reached = await store.funnels(organization_pk, flow.id, steps, _opt(since), end)
+    members = await store.member_counts(organization_pk, end)
+    out: dict[int, list[FunnelStep]] = {}
+    for pk, counted_steps in reached.items():
+        rows: list[FunnelStep] = []
+        for step, counted in zip(flow.steps, counted_steps, strict=True):
+            org_step = step.scope == "organization"
+            before = rows[-1].reached if rows else (1 if org_step else members.get(pk, 0))
+            rows.append(
+                FunnelStep(
+                    step.id,
+                    step.title,
+                    step.scope,
+                    counted.reached,
+                    round(1 - counted.reached / before, 4) if before else 0.0,
+                    rules.median(counted.hours_from_previous),
+                )
             )
-        )
+        out[pk] = rows
     return out
 
 

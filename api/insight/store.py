@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.db.models import Event, InsightMark, Member, MilestoneTarget
-from api.progress.store import FLOW_ROW, ORG_KEY, Write, _connection, _fetch
+from api.progress.store import FLOW_ROW, ORG_KEY, Write, _connection, _dialect_sql, _fetch
 
 _TIME = Event._meta.fields_map["created_at"]
 _TARGET_AT = MilestoneTarget._meta.fields_map["target_at"]
@@ -32,15 +32,22 @@ def py_time(value: Any) -> dt.datetime | None:
     return None if value is None else _TIME.to_python_value(value)
 
 
-def _is_postgres() -> bool:
+def is_postgres() -> bool:
     return bool(_connection().capabilities.dialect == "postgres")
 
 
 def _seconds(start: str, end: str) -> str:
     """SQL for the seconds from `start` to `end` (two datetime columns)."""
-    if _is_postgres():
+    if is_postgres():
         return f"EXTRACT(EPOCH FROM ({end} - {start}))"
     return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+async def _returning(sql: str, values: list[Any], connection: Any = None) -> list[tuple[Any, ...]]:
+    """An INSERT's RETURNING rows (Tortoise's asyncpg `execute_query` drops them)."""
+    connection = _connection(connection)
+    rows = await connection.execute_query_dict(_dialect_sql(connection, sql), values)
+    return [tuple(row.values()) for row in rows]
 
 
 def _scope(column: str, organization_pk: int | None, values: list[Any]) -> str:
@@ -401,27 +408,30 @@ class StepReach:
     hours_from_previous: list[float]
 
 
-async def funnel(
-    organization_pk: int,
+async def funnels(
+    organization_pk: int | None,
     flow_id: str,
     steps: Sequence[tuple[str, bool]],
     since: dt.datetime | None,
     until: dt.datetime,
-) -> list[StepReach]:
-    """For each step (id, organization scope) in order: how many members (or 1 for the
-    organization) did it, and the hours each took from the previous step (same member, or
-    from the organization's mark when the previous step is an organization step)."""
-    values: list[Any] = [organization_pk, flow_id, db_time(until)]
-    window = " AND at <= $3"
+) -> dict[int, list[StepReach]]:
+    """Per organization, for each step (id, organization scope) in order: how many members
+    (or 1 for the organization) did it, and the hours each took from the previous step (same
+    member, or from the organization's mark when the previous step is an organization step).
+    Two statements, for one organization or all."""
+    values: list[Any] = [flow_id, db_time(until)]
+    window = " AND at <= $2"
     if since is not None:
         values.append(db_time(since))
         window += f" AND at >= ${len(values)}"
+    scope = _scope("organization_id", organization_pk, values)
     counts = await _fetch(
-        "SELECT step_id, COUNT(DISTINCT member_key) FROM step_state WHERE organization_id = $1"  # noqa: S608
-        f" AND flow_id = $2 AND state = 'done'{window} GROUP BY step_id",
+        "SELECT organization_id, step_id, COUNT(DISTINCT member_key) FROM step_state"  # noqa: S608
+        f" WHERE flow_id = $1 AND state = 'done'{window}{scope}"
+        " GROUP BY organization_id, step_id",
         values,
     )
-    reached = {step_id: int(n) for step_id, n in counts}
+    reached = {(pk, step_id): int(n) for pk, step_id, n in counts}
     pairs, gap_values = [], list(values)
     for (prev, prev_org), (cur, _) in itertools.pairwise(steps):
         gap_values += [prev, cur, int(prev_org)]
@@ -430,31 +440,42 @@ async def funnel(
             f"SELECT CAST(${n - 2} AS VARCHAR(128)) AS prev, CAST(${n - 1} AS VARCHAR(128))"
             f" AS cur, CAST(${n} AS INTEGER) AS prev_org"
         )
-    gaps: dict[str, list[float]] = {}
+    gaps: dict[tuple[int, str], list[float]] = {}
     if pairs:
-        a, b = "p.at", "c.at"
         rows = await _fetch(
-            f"SELECT c.step_id, {_seconds(a, b)} FROM ({' UNION ALL '.join(pairs)}) pair"  # noqa: S608
-            " JOIN step_state c ON c.step_id = pair.cur"
+            f"SELECT c.organization_id, c.step_id, {_seconds('p.at', 'c.at')}"  # noqa: S608
+            f" FROM ({' UNION ALL '.join(pairs)}) pair JOIN step_state c ON c.step_id = pair.cur"
             " JOIN step_state p ON p.step_id = pair.prev AND p.organization_id = c.organization_id"
             " AND p.flow_id = c.flow_id AND (p.member_key = c.member_key"
             " OR (pair.prev_org = 1 AND p.member_key = ''))"
-            " WHERE c.organization_id = $1 AND c.flow_id = $2 AND c.state = 'done'"
-            " AND p.state = 'done'" + window.replace(" at", " c.at"),
+            " WHERE c.flow_id = $1 AND c.state = 'done' AND p.state = 'done'"
+            + (window + scope)
+            .replace(" at", " c.at")
+            .replace("organization_id =", "c.organization_id ="),
             gap_values,
         )
-        for step_id, seconds in rows:
+        for pk, step_id, seconds in rows:
             if seconds is not None and float(seconds) >= 0:
-                gaps.setdefault(step_id, []).append(float(seconds) / 3600)
-    return [StepReach(step, reached.get(step, 0), gaps.get(step, [])) for step, _ in steps]
+                gaps.setdefault((pk, step_id), []).append(float(seconds) / 3600)
+    organizations = {pk for pk, _ in reached} | ({organization_pk} if organization_pk else set())
+    return {
+        pk: [
+            StepReach(step, reached.get((pk, step), 0), gaps.get((pk, step), []))
+            for step, _ in steps
+        ]
+        for pk in organizations
+    }
 
 
-async def member_count(organization_pk: int, until: dt.datetime) -> int:
+async def member_counts(organization_pk: int | None, until: dt.datetime) -> dict[int, int]:
+    values: list[Any] = [db_time(until)]
+    scope = _scope("organization_id", organization_pk, values)
     rows = await _fetch(
-        "SELECT COUNT(*) FROM member WHERE organization_id = $1 AND created_at <= $2",
-        [organization_pk, db_time(until)],
+        "SELECT organization_id, COUNT(*) FROM member"  # noqa: S608 - placeholders
+        f" WHERE created_at <= $1{scope} GROUP BY organization_id",
+        values,
     )
-    return int(rows[0][0])
+    return {pk: int(n) for pk, n in rows}
 
 
 # --- the insight job's records ----------------------------------------------------------
@@ -493,7 +514,7 @@ async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: in
                 values += [s.organization_pk, s.kind, s.subject, s.period, stamp]
                 n = len(values)
                 rows.append(f"(${n - 4}, ${n - 3}, ${n - 2}, ${n - 1}, ${n})")
-            inserted = await _fetch(
+            inserted = await _returning(
                 "INSERT INTO insight_mark (organization_id, kind, subject, period, created_at)"  # noqa: S608
                 f" VALUES {', '.join(rows)} ON CONFLICT (organization_id, kind, subject, period)"
                 " DO NOTHING RETURNING organization_id, kind, subject, period",
@@ -517,7 +538,7 @@ async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: in
                 ]
                 n = len(values)
                 rows.append(f"(${n - 5}, ${n - 4}, ${n - 3}, ${n - 2}, ${n - 1}, ${n})")
-            await _fetch(
+            await _returning(
                 "INSERT INTO event (organization_id, member_id, kind, name, properties,"  # noqa: S608
                 f" created_at) VALUES {', '.join(rows)} RETURNING id",
                 values,
@@ -525,6 +546,100 @@ async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: in
             )
             new += len(chosen)
     return new
+
+
+async def try_job_lock(key: int) -> bool:
+    """Postgres: take the job's advisory lock for the current transaction, if free."""
+    rows = await _fetch("SELECT pg_try_advisory_xact_lock($1)", [key])
+    return bool(rows[0][0])
+
+
+@dataclass(frozen=True)
+class UnansweredHelp:
+    organization_pk: int
+    request_id: str
+    flow_id: str
+    step_id: str
+    inviter_id: str
+    invitee_id: str | None
+    email: str | None
+    created_at: dt.datetime
+
+
+async def unanswered_help(sent_before: dt.datetime) -> list[UnansweredHelp]:
+    """Help requests still open that were sent before the cutoff, in every organization."""
+    rows = await _fetch(
+        "SELECT h.organization_id, h.public_id, h.flow_id, h.step_id, i.external_id,"
+        " v.external_id, h.invitee_email, h.created_at FROM help_request h"
+        " JOIN member i ON i.id = h.inviter_id LEFT JOIN member v ON v.id = h.invitee_id"
+        " WHERE h.status = 'open' AND h.created_at <= $1 ORDER BY h.id",
+        [db_time(sent_before)],
+    )
+    return [
+        UnansweredHelp(pk, rid, flow, step, inviter, invitee, email, py_time(at))  # type: ignore[arg-type]
+        for pk, rid, flow, step, inviter, invitee, email, at in rows
+    ]
+
+
+@dataclass
+class MemberFlowMarks:
+    """One member's own marks on one member flow, with what the step engine needs."""
+
+    organization_pk: int
+    member_pk: int
+    member_id: str
+    flow_id: str
+    roles: tuple[str, ...]
+    attributes: dict[str, Any]
+    marks: list[tuple[str, str, int, dt.datetime, int]]  # step, state, by, at, revision
+    last_at: dt.datetime
+    closed: bool = False  # completed or dismissed
+    completed: frozenset[str] = frozenset()  # the member's completed flows
+
+
+async def member_flow_marks() -> list[MemberFlowMarks]:
+    """Every member's own marks, grouped by member and flow, in one statement (the flows
+    they completed or dismissed are left out)."""
+    rows = await _fetch(
+        "SELECT s.organization_id, m.id, s.member_key, s.flow_id, s.step_id, s.state,"
+        " s.by_member_id, s.at, s.flow_revision, m.roles, m.attributes FROM step_state s"
+        " JOIN member m ON m.organization_id = s.organization_id"
+        " AND m.external_id = s.member_key WHERE s.member_key <> $1"
+        " ORDER BY s.organization_id, s.member_key, s.flow_id, s.id",
+        [ORG_KEY],
+    )
+    found: dict[tuple[int, str, str], MemberFlowMarks] = {}
+    completed: dict[tuple[int, str], set[str]] = {}
+    for pk, member_pk, member, flow, step, state, by, raw_at, revision, roles, attrs in rows:
+        at = py_time(raw_at)
+        assert at is not None
+        key = (pk, member, flow)
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = MemberFlowMarks(
+                pk,
+                member_pk,
+                member,
+                flow,
+                tuple(_ROLES.to_python_value(roles) or ()),
+                dict(_ATTRIBUTES.to_python_value(attrs) or {}),
+                [],
+                at,
+            )
+        if step == FLOW_ROW:
+            entry.closed = True
+            if state == "completed":
+                completed.setdefault((pk, member), set()).add(flow)
+            continue
+        entry.marks.append((step, state, by, at, revision))
+        entry.last_at = max(entry.last_at, at)
+    out = []
+    for (pk, member, _), entry in found.items():
+        if entry.closed or not entry.marks:
+            continue
+        entry.completed = frozenset(completed.get((pk, member), ()))
+        out.append(entry)
+    return out
 
 
 async def health_snapshots(period: str) -> dict[int, int]:
@@ -545,7 +660,7 @@ async def save_health_snapshots(period: str, scores: dict[int, int], at: dt.date
             values += [pk, period, score, stamp]
             n = len(values)
             rows.append(f"(${n - 3}, ${n - 2}, ${n - 1}, ${n})")
-        await _fetch(
+        await _returning(
             "INSERT INTO health_snapshot (organization_id, period, score, created_at)"  # noqa: S608
             f" VALUES {', '.join(rows)} ON CONFLICT (organization_id, period) DO NOTHING"
             " RETURNING id",
