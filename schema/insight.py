@@ -133,7 +133,10 @@ class Health:
         )
 
 
-@strawberry.type(description="Whether, when and how fast the account reached a milestone.")
+@strawberry.type(
+    name="MilestoneReach",
+    description="Whether, when and how fast the account reached a milestone.",
+)
 class Reach:
     reached: bool
     at: dt.datetime | None
