@@ -23,10 +23,11 @@ from starlette.applications import Starlette
 from api.db.models import Event, HealthSnapshot, HelpRequest
 from api.insight.nudges import run_nudges
 from api.insight.rules import period_of
-from api.settings import NudgeSettings
-from tests.conftest import ROOT, unique
+from api.settings import NudgeSettings, Settings
+from tests.conftest import ROOT, auth, graphql, running_app, unique
 from tests.test_engagement import assert_matches_event_schema
 from tests.test_insight import account, app_event, day, done, reception
+from tests.test_webhooks import eventually
 
 RULES = NudgeSettings(period_days=7, stalled_days=3, help_hours=48, health_drop=10)
 
@@ -200,3 +201,21 @@ async def test_heed_export_writes_the_insight_tables(
     unknown = await heed(env, "export", "funnel", "no-such-flow")
     assert unknown.returncode == 1
     assert unknown.stderr.strip() == "heed: no flow 'no-such-flow' in the published release"
+
+
+async def test_heed_serve_runs_the_job_beside_requests(settings: Settings) -> None:
+    """The job inside the app, every 50 ms, while a dashboard is read again and again: every
+    request answers, and the job keeps running (on SQLite, on the requests' connection)."""
+    fast = replace(settings, nudges=NudgeSettings(interval_seconds=0.05))
+    async with running_app(fast) as (app, client):
+        owner = auth(unique("serve"), "ann", ("admin",))
+        for _ in range(20):
+            body = await graphql(client, "{ organization { health { score } } }", owner)
+            assert "errors" not in body, body
+            await asyncio.sleep(0.01)
+
+        async def ran() -> bool:
+            return app.state.runtime.nudges.last is not None
+
+        await eventually(ran)
+        assert app.state.runtime.nudges.last.ran
