@@ -20,6 +20,7 @@ from api.events.worker import DeliveryWorker
 from api.faults import guarded
 from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql_http import graphql_endpoint
+from api.insight.cases import PortfolioMemo
 from api.insight.nudges import NudgeJob
 from api.members import MemberRegistry
 from api.observability import RequestObserver, metrics_endpoint
@@ -128,6 +129,7 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
         runtime.follower = follower
         if settings.webhooks.delivery:
             runtime.webhooks = DeliveryWorker(database, settings, listener)
+        runtime.portfolios = PortfolioMemo(settings.insight_cache_seconds)
         if settings.nudges.in_serve:
             runtime.nudges = NudgeJob(
                 database,

@@ -129,6 +129,7 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     nudges: NudgeSettings = field(default_factory=NudgeSettings)
+    insight_cache_seconds: float = 60.0  # how long a worker reuses a computed portfolio
     surfaces: Mapping[str, Surface] = field(default_factory=lambda: dict(DEFAULT_SURFACES))
 
     @property
@@ -233,6 +234,7 @@ class Settings:
             trusted_proxies=_trusted_proxies(env),
             webhooks=_webhook_settings(env),
             nudges=_nudge_settings(env),
+            insight_cache_seconds=_positive_float(env, "HEED_INSIGHT_CACHE_SECONDS", 60.0),
             surfaces={
                 name: _surface(env, name, default) for name, default in DEFAULT_SURFACES.items()
             },

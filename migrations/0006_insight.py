@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
                 ('period', fields.CharField(max_length=32)),
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'insight_mark', 'app': 'models', 'unique_together': (('organization', 'kind', 'subject', 'period'),), 'pk_attr': 'id', 'table_description': 'A signal recorded once: a milestone reached or overdue (period empty), or a nudge'},
+            options={'table': 'insight_mark', 'app': 'models', 'unique_together': (('organization', 'kind', 'subject', 'period'),), 'indexes': [Index(fields=['period'], name='insight_mark_period')], 'pk_attr': 'id', 'table_description': 'A signal recorded once: a milestone reached or overdue (period empty), or a nudge'},
             bases=['Model'],
         ),
         ops.CreateModel(

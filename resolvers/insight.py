@@ -62,6 +62,8 @@ async def portfolio(
     return await cases.portfolio(
         isinstance(context.principal, AdminPrincipal),
         context.catalog,
+        context.release.number,
+        context.runtime.portfolios,
         context.runtime.clock(),
         since,
         until,

@@ -433,6 +433,8 @@ class InsightMark(Model):
     class Meta:
         table = "insight_mark"
         unique_together = (("organization", "kind", "subject", "period"),)
+        # The job reads a period's marks before recording (a second run writes nothing).
+        indexes = (Index(fields=("period",), name="insight_mark_period"),)
 
 
 class HealthSnapshot(Model):

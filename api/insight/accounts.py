@@ -8,9 +8,11 @@ figures an owner sees and the ones the admin key ranks by are the same numbers.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.content import Catalog, Item, audience_matches
 from api.insight import rules, store
@@ -97,14 +99,18 @@ class AccountInsight:
     now: dt.datetime
     milestones: list[MilestoneView]
     adoption: Adoption
-    components: list[Component]
+    facts: HealthFacts
     activation: Reached
     time_to_value: Reached
-    open_help: int = 0
     health_score: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "health_score", rules.health_score(self.components))
+        object.__setattr__(self, "health_score", rules.health_score(self.facts, self.now))
+
+    @property
+    def components(self) -> list[Component]:
+        """The score's components with their details (built when shown)."""
+        return rules.health_components(self.facts, self.now)
 
     @property
     def at_risk(self) -> list[MilestoneView]:
@@ -164,17 +170,35 @@ def _reached(view: MilestoneView | None) -> Reached:
     return Reached(True, view.reached_at, view.days_to_reach)
 
 
-def members_done(plan: Plan, members: Sequence[store.MemberPathRow]) -> dict[int, tuple[int, int]]:
+def member_flows(plan: Plan) -> list[Item]:
+    return [flow for flow in plan.flows.values() if not is_organization_flow(flow_definition(flow))]
+
+
+async def paths_done(
+    plan: Plan, organization_pk: int | None, now: dt.datetime
+) -> dict[int, tuple[int, int]]:
     """Per organization: (members, members who completed every member flow of their path,
-    the flows whose audience their roles and attributes match)."""
-    member_flows = [
-        flow for flow in plan.flows.values() if not is_organization_flow(flow_definition(flow))
-    ]
+    the flows whose audience their roles and attributes match). When every member flow is
+    for everyone, SQL counts it alone; otherwise each member's path is matched here."""
+    flows = member_flows(plan)
+    if not any(_targeted(flow) for flow in flows):
+        return await store.members_done_everyone(organization_pk, [f.id for f in flows], now)
+    return members_done(plan, await store.member_paths(organization_pk, now))
+
+
+def _targeted(flow: Item) -> bool:
+    audience = flow.audience
+    return bool(audience.roles or audience.attributes or audience.after)
+
+
+def members_done(plan: Plan, members: Sequence[store.MemberPathRow]) -> dict[int, tuple[int, int]]:
+    """`paths_done` for members whose roles and attributes were read."""
+    flows = member_flows(plan)
     out: dict[int, tuple[int, int]] = {}
     for member in members:
         path = [
             flow
-            for flow in member_flows
+            for flow in flows
             if audience_matches(
                 flow.audience, member.roles, member.attributes, None, member.completed
             )
@@ -193,15 +217,26 @@ async def account_insights(
     until: dt.datetime | None = None,
 ) -> list[AccountInsight]:
     """The insight of one organization, or of every organization started in [since, until),
-    as of `now`: a fixed number of statements whatever the number of organizations."""
-    organizations = await store.organizations(organization_pk, since, until)
-    reaches = [await criterion_reach(organization_pk, m, plan.flows, now) for m in plan.milestones]
-    moved = await store.moved_targets(organization_pk)
-    activity = await store.last_activity(organization_pk, now)
-    help_open = await store.open_help(organization_pk, now)
-    scores = await store.nps(organization_pk, now)
-    paths = members_done(plan, await store.member_paths(organization_pk, now))
-    features = await store.features_used(organization_pk, plan.features, now)
+    as of `now`: a fixed number of statements whatever the number of organizations.
+
+    Outside a transaction on Postgres the statements run at once, each on a connection of the
+    pool; elsewhere (SQLite's one connection, the insight job's transaction) one by one."""
+    reads: list[Awaitable[Any]] = [
+        store.organizations(organization_pk, since, until),
+        store.moved_targets(organization_pk),
+        store.last_activity(organization_pk, now),
+        store.open_help(organization_pk, now),
+        store.nps(organization_pk, now),
+        paths_done(plan, organization_pk, now),
+        store.features_used(organization_pk, plan.features, now),
+        *(criterion_reach(organization_pk, m, plan.flows, now) for m in plan.milestones),
+    ]
+    if store.pooled():
+        found = await asyncio.gather(*reads)
+    else:
+        found = [await read for read in reads]
+    organizations, moved, activity, help_open, scores, paths, features, *reaches = found
+    activation, first_value = plan.activation, plan.first_value
     out = []
     for org in organizations:
         views = [
@@ -231,12 +266,9 @@ async def account_insights(
                     done,
                     tuple(f for f in plan.features if f in features.get(org.pk, ())),
                 ),
-                components=rules.health_components(facts, now),
-                activation=_reached(by_id.get(plan.activation.id) if plan.activation else None),
-                time_to_value=_reached(
-                    by_id.get(plan.first_value.id) if plan.first_value else None
-                ),
-                open_help=facts.open_help,
+                facts=facts,
+                activation=_reached(by_id.get(activation.id) if activation else None),
+                time_to_value=_reached(by_id.get(first_value.id) if first_value else None),
             )
         )
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -25,6 +25,7 @@ from api.progress.unit import Change, Idempotency, commit
 
 MAX_REASON = 500
 MAX_RANGE = dt.timedelta(days=366)  # weeks of activation: a year at most
+MEMO_SIZE = 4  # portfolios a worker keeps (ranges asked for)
 
 
 async def organization_insight(
@@ -255,23 +256,52 @@ class Portfolio:
         return [WeekOfStart(week, n, done) for week, (n, done) in sorted(by_week.items())]
 
 
+class PortfolioMemo:
+    """A worker's latest portfolios, each kept `seconds` (by the clock) so that the pages of
+    one listing come from one computation and a dashboard refresh costs nothing; concurrent
+    requests for the same one wait for a single computation."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._kept: dict[tuple[Any, ...], Portfolio] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(
+        self, key: tuple[Any, ...], now: dt.datetime, compute: Callable[[], Awaitable[Portfolio]]
+    ) -> Portfolio:
+        async with self._lock:
+            kept = self._kept.get(key)
+            if kept is None or not 0 <= (now - kept.now).total_seconds() < self.seconds:
+                kept = self._kept[key] = await compute()
+                while len(self._kept) > MEMO_SIZE:  # a portfolio holds every organization
+                    del self._kept[min(self._kept, key=lambda k: self._kept[k].now)]
+            return kept
+
+
 async def portfolio(
     is_admin_key: bool,
     catalog: Catalog,
+    release: int,
+    memo: PortfolioMemo,
     now: dt.datetime,
     since: dt.datetime | None,
     until: dt.datetime | None,
 ) -> Portfolio:
     """Every organization's insight (the admin key only); `since`/`until` choose the
-    organizations by when they started, at most a year apart."""
+    organizations by when they started, at most a year apart. Computed at most once per
+    `memo.seconds` for a release and range."""
     if not is_admin_key:
         raise forbidden("insights across organizations need the admin key")
     _check_range(since, until)
     if since is not None and (until or now) - since > MAX_RANGE:
         raise invalid("`since` and `until` may be at most 366 days apart", "since")
     plan = success_plan(catalog, catalog.default_locale)
-    accounts = await account_insights(plan, now, None, _opt(since), _opt(until))
-    return Portfolio(plan, accounts, now)
+
+    async def compute() -> Portfolio:
+        accounts = await account_insights(plan, now, None, _opt(since), _opt(until))
+        return Portfolio(plan, accounts, now)
+
+    return await memo.get((release, _opt(since), _opt(until)), now, compute)
 
 
 def _opt(value: dt.datetime | None) -> dt.datetime | None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -96,52 +97,54 @@ def milestone_score(status: MilestoneStatus, on_time: bool) -> float:
     return {MilestoneStatus.ON_TRACK: 1.0, MilestoneStatus.AT_RISK: 0.5}.get(status, 0.0)
 
 
-def health_components(facts: HealthFacts, now: dt.datetime) -> list[Component]:
-    """The components of the formula above, each with the detail a person reads."""
-    if facts.last_activity is None:
-        recency = Component("recency", 0.0, 0.25, "no activity yet")
-    else:
-        idle = max(0.0, (now - facts.last_activity) / DAY)
-        recency = Component(
-            "recency",
-            round(max(0.0, 1 - idle / RECENCY_DAYS), 4),
-            0.25,
-            f"last activity {idle:.1f} days ago",
-        )
-    adoption = Component(
-        "adoption",
-        round(facts.members_done / facts.members, 4) if facts.members else 0.0,
-        0.25,
-        f"{facts.members_done} of {facts.members} members finished their path",
-    )
+WEIGHTS = {"recency": 0.25, "adoption": 0.25, "milestones": 0.3, "help": 0.1, "nps": 0.1}
+
+
+def health_values(facts: HealthFacts, now: dt.datetime) -> dict[str, float | None]:
+    """Each component's value, 0 to 1 (NPS None without answers): the formula above."""
+    idle = None if facts.last_activity is None else max(0.0, (now - facts.last_activity) / DAY)
     scores = [milestone_score(status, on_time) for status, on_time in facts.milestones]
-    counts = {s: sum(1 for status, _ in facts.milestones if status is s) for s in MilestoneStatus}
-    milestones = Component(
-        "milestones",
-        round(sum(scores) / len(scores), 4) if scores else 1.0,
-        0.3,
-        ", ".join(f"{n} {s.lower().replace('_', ' ')}" for s, n in counts.items() if n)
-        or "no milestones",
-    )
-    help_value = 1 - min(facts.open_help, HELP_ZERO_AT) / HELP_ZERO_AT
-    help_ = Component("help", round(help_value, 4), 0.1, f"{facts.open_help} open help requests")
-    if facts.nps is None:
-        nps = Component("nps", 0.0, 0.0, "no NPS answers yet")
+    return {
+        "recency": 0.0 if idle is None else round(max(0.0, 1 - idle / RECENCY_DAYS), 4),
+        "adoption": round(facts.members_done / facts.members, 4) if facts.members else 0.0,
+        "milestones": round(sum(scores) / len(scores), 4) if scores else 1.0,
+        "help": round(1 - min(facts.open_help, HELP_ZERO_AT) / HELP_ZERO_AT, 4),
+        "nps": None if facts.nps is None else round((facts.nps + 100) / 200, 4),
+    }
+
+
+def health_score(facts: HealthFacts, now: dt.datetime) -> int:
+    """100 x the weighted mean of the components present (NPS only with answers)."""
+    values = health_values(facts, now)
+    present = {name: v for name, v in values.items() if v is not None}
+    weight = sum(WEIGHTS[name] for name in present)
+    return round(100 * sum(v * WEIGHTS[name] for name, v in present.items()) / weight)
+
+
+def health_components(facts: HealthFacts, now: dt.datetime) -> list[Component]:
+    """The components with the facts a person reads behind each value."""
+    values = health_values(facts, now)
+    if facts.last_activity is None:
+        recency = "no activity yet"
     else:
-        nps = Component(
-            "nps",
-            round((facts.nps + 100) / 200, 4),
-            0.1,
-            f"NPS {facts.nps:.0f} from {facts.nps_answers} answers",
+        recency = f"last activity {max(0.0, (now - facts.last_activity) / DAY):.1f} days ago"
+    counts = Counter(status for status, _ in facts.milestones)
+    details = {
+        "recency": recency,
+        "adoption": f"{facts.members_done} of {facts.members} members finished their path",
+        "milestones": ", ".join(
+            f"{counts[s]} {s.lower().replace('_', ' ')}" for s in MilestoneStatus if counts[s]
         )
-    return [recency, adoption, milestones, help_, nps]
-
-
-def health_score(components: Sequence[Component]) -> int:
-    weight = sum(c.weight for c in components)
-    if not weight:
-        return 0
-    return round(100 * sum(c.value * c.weight for c in components) / weight)
+        or "no milestones",
+        "help": f"{facts.open_help} open help requests",
+        "nps": "no NPS answers yet"
+        if facts.nps is None
+        else f"NPS {facts.nps:.0f} from {facts.nps_answers} answers",
+    }
+    return [
+        Component(name, value or 0.0, 0.0 if value is None else WEIGHTS[name], details[name])
+        for name, value in values.items()
+    ]
 
 
 def period_of(now: dt.datetime, days: int) -> str:

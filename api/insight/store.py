@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.backends.base.client import TransactionalDBClient
+
 from api.db.models import Event, InsightMark, Member, MilestoneTarget
 from api.progress.store import FLOW_ROW, ORG_KEY, Write, _connection, _dialect_sql, _fetch
 
@@ -29,11 +31,20 @@ def db_time(value: dt.datetime) -> Any:
 
 
 def py_time(value: Any) -> dt.datetime | None:
+    """A stored time as an aware datetime (asyncpg gives datetimes, SQLite text)."""
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value
     return None if value is None else _TIME.to_python_value(value)
 
 
 def is_postgres() -> bool:
     return bool(_connection().capabilities.dialect == "postgres")
+
+
+def pooled() -> bool:
+    """Whether statements may run at once: Postgres, outside a transaction (a transaction
+    has one connection, and SQLite has one for everything)."""
+    return is_postgres() and not isinstance(_connection(), TransactionalDBClient)
 
 
 def _seconds(start: str, end: str) -> str:
@@ -358,6 +369,29 @@ async def features_used(
     return out
 
 
+async def members_done_everyone(
+    organization_pk: int | None, flow_ids: Sequence[str], until: dt.datetime
+) -> dict[int, tuple[int, int]]:
+    """Per organization: (members, members who completed every one of these flows), when the
+    flows are everyone's path: one grouped statement."""
+    values: list[Any] = [db_time(until)]
+    listed = _placeholders(flow_ids, values) if flow_ids else "''"
+    values += [FLOW_ROW, len(flow_ids)]
+    row_key, wanted = len(values) - 1, len(values)
+    scope = _scope("m.organization_id", organization_pk, values)
+    rows = await _fetch(
+        "SELECT m.organization_id, COUNT(*), SUM(CASE WHEN COALESCE(d.n, 0) >= $"  # noqa: S608
+        f"{wanted} THEN 1 ELSE 0 END) FROM member m LEFT JOIN (SELECT organization_id,"
+        " member_key, COUNT(DISTINCT flow_id) AS n FROM step_state"
+        f" WHERE step_id = ${row_key} AND state = 'completed' AND at <= $1"
+        f" AND flow_id IN ({listed}) GROUP BY organization_id, member_key) d"
+        " ON d.organization_id = m.organization_id AND d.member_key = m.external_id"
+        f" WHERE m.created_at <= $1{scope} GROUP BY m.organization_id",
+        values,
+    )
+    return {pk: (int(n), int(done or 0)) for pk, n, done in rows}
+
+
 @dataclass(frozen=True)
 class MemberPathRow:
     organization_pk: int
@@ -494,7 +528,7 @@ class Signal:
 
 
 _MARK_AT = InsightMark._meta.fields_map["created_at"]
-BATCH = 500
+BATCH = 2000  # rows per INSERT (Postgres takes at most 32767 parameters)
 
 
 async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: int) -> int:
@@ -503,6 +537,9 @@ async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: in
     recorded, and only the new marks get an event. Returns how many were new."""
     from tortoise.transactions import in_transaction
 
+    periods = sorted({s.period for s in signals})
+    known = await recorded(periods) if periods else set()
+    signals = [s for s in signals if (s.organization_pk, s.kind, s.subject, s.period) not in known]
     new = 0
     stamp = _MARK_AT.to_db_value(at, InsightMark)
     for start in range(0, len(signals), BATCH):
@@ -546,6 +583,19 @@ async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: in
             )
             new += len(chosen)
     return new
+
+
+async def recorded(periods: Sequence[str]) -> set[tuple[int, str, str, str]]:
+    """What is already recorded for these periods (one read, so a second run of the job in a
+    period writes nothing at all)."""
+    values: list[Any] = []
+    listed = _placeholders(periods, values)
+    rows = await _fetch(
+        "SELECT organization_id, kind, subject, period FROM insight_mark"  # noqa: S608
+        f" WHERE period IN ({listed})",
+        values,
+    )
+    return {(pk, kind, subject, period) for pk, kind, subject, period in rows}
 
 
 async def try_job_lock(key: int) -> bool:
