@@ -17,7 +17,10 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from api.content.model import Audience, Item, Step
 from api.db.models import Event, HelpRequest, Member, Organization, StepState, SurveyAnswer
+from api.insight.accounts import Plan, members_done
+from api.insight.store import MemberPathRow
 from tests.conftest import TEST_ADMIN_KEY, auth, graphql, unique
 from tests.test_engagement import assert_matches_event_schema, clock
 
@@ -403,3 +406,37 @@ async def test_portfolio_ranks_accounts_by_health_with_cursors(
         assert len(second) == 1
         assert second[0] not in {n["id"] for n in first}
         assert {*(n["id"] for n in first), *second} == {healthy.id, idle.id, quiet.id}
+
+
+def test_a_members_path_is_the_member_flows_their_roles_get() -> None:
+    """With a flow for some roles, each member's path is matched in Python (the SQL count
+    serves the plan where every member flow is for everyone)."""
+
+    def flow(flow_id: str, scope: str = "user", roles: tuple[str, ...] = ()) -> Item:
+        return Item(
+            id=flow_id,
+            kind="flow",
+            locale="en",
+            title=flow_id,
+            summary="",
+            phase="enable",
+            audience=Audience(roles=roles),
+            steps=(Step("s", "S", scope=scope),),  # type: ignore[arg-type]
+        )
+
+    plan = Plan(
+        (),
+        {
+            "everyone": flow("everyone"),
+            "billing": flow("billing", roles=("billing",)),
+            "team": flow("team", scope="organization"),  # the account's, nobody's path
+        },
+        (),
+    )
+    rows = [
+        MemberPathRow(1, "ann", ("billing",), {}, frozenset({"everyone"})),
+        MemberPathRow(1, "ben", (), {}, frozenset({"everyone"})),
+        MemberPathRow(2, "cy", ("billing",), {}, frozenset({"everyone", "billing"})),
+        MemberPathRow(2, "di", (), {}, frozenset()),
+    ]
+    assert members_done(plan, rows) == {1: (2, 1), 2: (2, 1)}

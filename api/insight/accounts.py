@@ -219,8 +219,9 @@ async def account_insights(
     """The insight of one organization, or of every organization started in [since, until),
     as of `now`: a fixed number of statements whatever the number of organizations.
 
-    Outside a transaction on Postgres the statements run at once, each on a connection of the
-    pool; elsewhere (SQLite's one connection, the insight job's transaction) one by one."""
+    For every organization, outside a transaction on Postgres, the statements run at once,
+    each on a connection of the pool; for one organization (a dashboard: many run at once
+    already), on SQLite (one connection) and in the insight job's transaction, one by one."""
     reads: list[Awaitable[Any]] = [
         store.organizations(organization_pk, since, until),
         store.moved_targets(organization_pk),
@@ -231,7 +232,7 @@ async def account_insights(
         store.features_used(organization_pk, plan.features, now),
         *(criterion_reach(organization_pk, m, plan.flows, now) for m in plan.milestones),
     ]
-    if store.pooled():
+    if organization_pk is None and store.pooled():
         found = await asyncio.gather(*reads)
     else:
         found = [await read for read in reads]
