@@ -454,15 +454,23 @@ async def funnels(
     member, or from the organization's mark when the previous step is an organization step).
     Two statements, for one organization or all."""
     values: list[Any] = [flow_id, db_time(until)]
-    window = " AND at <= $2"
     if since is not None:
         values.append(db_time(since))
-        window += f" AND at >= ${len(values)}"
+    organization_at = len(values) + 1
     scope = _scope("organization_id", organization_pk, values)
+
+    def marks(table: str) -> str:
+        """The marks counted: the flow's, done, in the window, of the organization(s)."""
+        where = f" {table}.flow_id = $1 AND {table}.state = 'done' AND {table}.at <= $2"
+        if since is not None:
+            where += f" AND {table}.at >= $3"
+        if scope:
+            where += f" AND {table}.organization_id = ${organization_at}"
+        return where
+
     counts = await _fetch(
-        "SELECT organization_id, step_id, COUNT(DISTINCT member_key) FROM step_state"  # noqa: S608
-        f" WHERE flow_id = $1 AND state = 'done'{window}{scope}"
-        " GROUP BY organization_id, step_id",
+        "SELECT organization_id, step_id, COUNT(DISTINCT member_key) FROM step_state s"  # noqa: S608
+        f" WHERE{marks('s')} GROUP BY organization_id, step_id",
         values,
     )
     reached = {(pk, step_id): int(n) for pk, step_id, n in counts}
@@ -482,10 +490,7 @@ async def funnels(
             " JOIN step_state p ON p.step_id = pair.prev AND p.organization_id = c.organization_id"
             " AND p.flow_id = c.flow_id AND (p.member_key = c.member_key"
             " OR (pair.prev_org = 1 AND p.member_key = ''))"
-            " WHERE c.flow_id = $1 AND c.state = 'done' AND p.state = 'done'"
-            + (window + scope)
-            .replace(" at", " c.at")
-            .replace("organization_id =", "c.organization_id ="),
+            f" WHERE{marks('c')} AND p.state = 'done'",
             gap_values,
         )
         for pk, step_id, seconds in rows:
