@@ -82,7 +82,7 @@ ANSWER_COLUMNS = (
 
 def server_env(plan: Plan) -> dict[str, str]:
     """The bench server's environment, with the admin key the portfolio needs."""
-    return {**plan.server_env, "HEED_ADMIN_KEY": ADMIN_KEY, "HEED_NUDGES": "false"}
+    return {**plan.server_env, "HEED_ADMIN_KEY": ADMIN_KEY}
 
 
 async def seed_insight(conn: asyncpg.Connection, orgs: int) -> dict[str, Any]:

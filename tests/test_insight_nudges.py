@@ -18,9 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from api.db.models import Event, HealthSnapshot, HelpRequest
+from api.insight import nudges
 from api.insight.nudges import run_nudges
 from api.insight.rules import period_of
 from api.settings import NudgeSettings, Settings
@@ -70,7 +72,10 @@ async def test_a_stalled_member_is_nudged_once_per_period(app: Starlette) -> Non
     assert [e.member_id for e in stalled] == [acct.members["ben"].id] * 2 + [acct.members["cy"].id]
 
 
-async def test_milestones_help_and_risk_are_recorded_once(app: Starlette) -> None:
+async def test_milestones_help_and_risk_are_recorded_once(
+    app: Starlette, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nudges, "SLICE", 5)  # the job reads organizations 5 keys at a time
     acct = await reception(with_checkins=1)  # activation day 4, first value day 3
     await HelpRequest.create(
         public_id=unique("hr"),

@@ -119,7 +119,7 @@ class AccountInsight:
 
 
 async def criterion_reach(
-    organization_pk: int | None, milestone: Item, flows: dict[str, Item], now: dt.datetime
+    organization_pk: store.Scope, milestone: Item, flows: dict[str, Item], now: dt.datetime
 ) -> dict[int, Reach]:
     """When each organization met the milestone's criterion, and how much of it."""
     criterion = milestone.reached_when
@@ -175,7 +175,7 @@ def member_flows(plan: Plan) -> list[Item]:
 
 
 async def paths_done(
-    plan: Plan, organization_pk: int | None, now: dt.datetime
+    plan: Plan, organization_pk: store.Scope, now: dt.datetime
 ) -> dict[int, tuple[int, int]]:
     """Per organization: (members, members who completed every member flow of their path,
     the flows whose audience their roles and attributes match). When every member flow is
@@ -212,7 +212,7 @@ def members_done(plan: Plan, members: Sequence[store.MemberPathRow]) -> dict[int
 async def account_insights(
     plan: Plan,
     now: dt.datetime,
-    organization_pk: int | None = None,
+    organization_pk: store.Scope = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
 ) -> list[AccountInsight]:
@@ -237,7 +237,7 @@ async def account_insights(
     else:
         found = [await read for read in reads]
     organizations, moved, activity, help_open, scores, paths, features, *reaches = found
-    activation, first_value = plan.activation, plan.first_value
+    marked = [plan.milestones.index(m) if m else None for m in (plan.activation, plan.first_value)]
     out = []
     for org in organizations:
         views = [
@@ -256,7 +256,7 @@ async def account_insights(
             nps=nps[0] if nps else None,
             nps_answers=nps[1] if nps else 0,
         )
-        by_id = {v.item.id: v for v in views}
+        activation, first_value = (None if n is None else views[n] for n in marked)
         out.append(
             AccountInsight(
                 organization=org,
@@ -268,8 +268,8 @@ async def account_insights(
                     tuple(f for f in plan.features if f in features.get(org.pk, ())),
                 ),
                 facts=facts,
-                activation=_reached(by_id.get(activation.id) if activation else None),
-                time_to_value=_reached(by_id.get(first_value.id) if first_value else None),
+                activation=_reached(activation),
+                time_to_value=_reached(first_value),
             )
         )
     return out

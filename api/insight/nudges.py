@@ -38,12 +38,12 @@ from api.insight.store import Signal
 from api.progress.engine import Mark, evaluate_flow
 from api.progress.engine import Member as EngineMember
 from api.progress.store import flow_definition, is_organization_flow
-from api.progress.unit import EVENT_VERSION
 from api.settings import NudgeSettings
 
 logger = logging.getLogger("heed.nudges")
 
 LOCK_KEY = 0x4845_4544_4E55  # "HEEDNU": the advisory lock of the insight job
+SLICE = 2000  # organizations (by key) a run reads at a time
 
 
 @dataclass(frozen=True)
@@ -191,21 +191,35 @@ async def run_nudges(catalog: Catalog, settings: NudgeSettings, now: dt.datetime
 
 
 async def _run(catalog: Catalog, settings: NudgeSettings, now: dt.datetime) -> RunReport:
+    """Organizations a slice of keys at a time, so a worker running the job holds one slice's
+    figures, not every organization's."""
     plan = success_plan(catalog, catalog.default_locale)
-    accounts = await account_insights(plan, now)
     period = rules.period_of(now, settings.period_days)
-    previous = rules.period_of(now - dt.timedelta(days=settings.period_days), settings.period_days)
-    signals = [
-        *milestone_signals(accounts),
-        *risk_signals(accounts, await store.health_snapshots(previous), settings, period),
-        *await help_signals(now, settings, period),
-        *stalled_signals(await store.member_flow_marks(), plan.flows, now, settings, period),
-    ]
-    recorded = await store.record_signals(signals, now, EVENT_VERSION)
-    await store.save_health_snapshots(
-        period, {a.organization.pk: a.health_score for a in accounts}, now
-    )
-    return RunReport(True, len(accounts), len(signals), recorded)
+    previous_period = now - dt.timedelta(days=settings.period_days)
+    previous = await store.health_snapshots(rules.period_of(previous_period, settings.period_days))
+    help_nudges = await help_signals(now, settings, period)
+    report = RunReport(True, 0, len(help_nudges), await store.record_signals(help_nudges, now))
+    last = await store.last_organization_pk()
+    for start in range(1, last + 1, SLICE):
+        part = range(start, min(start + SLICE, last + 1))
+        accounts = await account_insights(plan, now, part)
+        marks = await store.member_flow_marks(part)
+        signals = [
+            *milestone_signals(accounts),
+            *risk_signals(accounts, previous, settings, period),
+            *stalled_signals(marks, plan.flows, now, settings, period),
+        ]
+        recorded = await store.record_signals(signals, now)
+        await store.save_health_snapshots(
+            period, {a.organization.pk: a.health_score for a in accounts}, now
+        )
+        report = RunReport(
+            True,
+            report.organizations + len(accounts),
+            report.signals + len(signals),
+            report.recorded + recorded,
+        )
+    return report
 
 
 class NudgeJob:

@@ -18,6 +18,7 @@ from tortoise.backends.base.client import TransactionalDBClient
 
 from api.db.models import Event, InsightMark, Member, MilestoneTarget
 from api.progress.store import FLOW_ROW, ORG_KEY, Write, _connection, _dialect_sql, _fetch
+from api.progress.unit import EVENT_VERSION
 
 _TIME = Event._meta.fields_map["created_at"]
 _TARGET_AT = MilestoneTarget._meta.fields_map["target_at"]
@@ -61,10 +62,19 @@ async def _returning(sql: str, values: list[Any], connection: Any = None) -> lis
     return [tuple(row.values()) for row in rows]
 
 
-def _scope(column: str, organization_pk: int | None, values: list[Any]) -> str:
-    """` AND <column> = $n` for one organization (its value appended), or nothing."""
+# Which organizations a statement reads: one (its key), a slice of keys (the insight job
+# works through them a slice at a time), or every one (None).
+Scope = int | range | None
+
+
+def _scope(column: str, organization_pk: Scope, values: list[Any]) -> str:
+    """` AND <column> = $n` for one organization, `BETWEEN` for a slice (the values appended),
+    or nothing for all."""
     if organization_pk is None:
         return ""
+    if isinstance(organization_pk, range):
+        values += [organization_pk.start, organization_pk.stop - 1]
+        return f" AND {column} BETWEEN ${len(values) - 1} AND ${len(values)}"
     values.append(organization_pk)
     return f" AND {column} = ${len(values)}"
 
@@ -87,7 +97,7 @@ class OrganizationRow:
 
 
 async def organizations(
-    organization_pk: int | None, since: dt.datetime | None = None, until: dt.datetime | None = None
+    organization_pk: Scope, since: dt.datetime | None = None, until: dt.datetime | None = None
 ) -> list[OrganizationRow]:
     """Organizations (one, or all started in [since, until)), by id."""
     values: list[Any] = []
@@ -118,7 +128,7 @@ class Reach:
 
 
 async def reach_by_steps(
-    organization_pk: int | None,
+    organization_pk: Scope,
     flow_id: str,
     org_steps: Sequence[str],
     member_steps: Sequence[str],
@@ -183,7 +193,7 @@ async def reach_by_steps(
 
 
 async def reach_by_event(
-    organization_pk: int | None,
+    organization_pk: Scope,
     name: str,
     times: int,
     within_days: int | None,
@@ -219,7 +229,7 @@ async def reach_by_event(
 
 
 async def reach_by_members(
-    organization_pk: int | None, count: int, until: dt.datetime
+    organization_pk: Scope, count: int, until: dt.datetime
 ) -> dict[int, Reach]:
     """`count` members active (seen with a token): reached when the count-th one joined."""
     values: list[Any] = [db_time(until)]
@@ -247,7 +257,7 @@ class TargetMove:
     at: dt.datetime
 
 
-async def moved_targets(organization_pk: int | None) -> dict[tuple[int, str], TargetMove]:
+async def moved_targets(organization_pk: Scope) -> dict[tuple[int, str], TargetMove]:
     """The latest move of each milestone's target, per organization."""
     values: list[Any] = []
     scope = _scope("t.organization_id", organization_pk, values)
@@ -301,7 +311,7 @@ async def event_counts(
     return {(pk, name): int(n) for pk, name, n in rows}
 
 
-async def last_activity(organization_pk: int | None, until: dt.datetime) -> dict[int, dt.datetime]:
+async def last_activity(organization_pk: Scope, until: dt.datetime) -> dict[int, dt.datetime]:
     """Each organization's latest event by a member: one index probe per organization."""
     values: list[Any] = [db_time(until)]
     scope = _scope("o.id", organization_pk, values)
@@ -319,7 +329,7 @@ class OpenHelp:
     oldest: dt.datetime
 
 
-async def open_help(organization_pk: int | None, until: dt.datetime) -> dict[int, OpenHelp]:
+async def open_help(organization_pk: Scope, until: dt.datetime) -> dict[int, OpenHelp]:
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
     rows = await _fetch(
@@ -330,7 +340,7 @@ async def open_help(organization_pk: int | None, until: dt.datetime) -> dict[int
     return {pk: OpenHelp(int(n), py_time(at)) for pk, n, at in rows}  # type: ignore[arg-type]
 
 
-async def nps(organization_pk: int | None, until: dt.datetime) -> dict[int, tuple[float, int]]:
+async def nps(organization_pk: Scope, until: dt.datetime) -> dict[int, tuple[float, int]]:
     """Each organization's NPS over every NPS answer (score, answers)."""
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
@@ -345,7 +355,7 @@ async def nps(organization_pk: int | None, until: dt.datetime) -> dict[int, tupl
 
 
 async def features_used(
-    organization_pk: int | None, prefixes: Sequence[str], until: dt.datetime
+    organization_pk: Scope, prefixes: Sequence[str], until: dt.datetime
 ) -> dict[int, set[str]]:
     """Which feature prefixes each organization's apps sent an event of. A prefix is matched
     as a range of names (`name >= 'watchlist.' AND name < 'watchlist/'`) so the name index
@@ -370,7 +380,7 @@ async def features_used(
 
 
 async def members_done_everyone(
-    organization_pk: int | None, flow_ids: Sequence[str], until: dt.datetime
+    organization_pk: Scope, flow_ids: Sequence[str], until: dt.datetime
 ) -> dict[int, tuple[int, int]]:
     """Per organization: (members, members who completed every one of these flows), when the
     flows are everyone's path: one grouped statement."""
@@ -401,7 +411,7 @@ class MemberPathRow:
     completed: frozenset[str]  # the member's own completed flows
 
 
-async def member_paths(organization_pk: int | None, until: dt.datetime) -> list[MemberPathRow]:
+async def member_paths(organization_pk: Scope, until: dt.datetime) -> list[MemberPathRow]:
     """Every member with their roles, attributes and completed member flows: two statements."""
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
@@ -443,7 +453,7 @@ class StepReach:
 
 
 async def funnels(
-    organization_pk: int | None,
+    organization_pk: Scope,
     flow_id: str,
     steps: Sequence[tuple[str, bool]],
     since: dt.datetime | None,
@@ -496,7 +506,9 @@ async def funnels(
         for pk, step_id, seconds in rows:
             if seconds is not None and float(seconds) >= 0:
                 gaps.setdefault((pk, step_id), []).append(float(seconds) / 3600)
-    organizations = {pk for pk, _ in reached} | ({organization_pk} if organization_pk else set())
+    organizations = {pk for pk, _ in reached}
+    if isinstance(organization_pk, int):
+        organizations.add(organization_pk)
     return {
         pk: [
             StepReach(step, reached.get((pk, step), 0), gaps.get((pk, step), []))
@@ -506,7 +518,7 @@ async def funnels(
     }
 
 
-async def member_counts(organization_pk: int | None, until: dt.datetime) -> dict[int, int]:
+async def member_counts(organization_pk: Scope, until: dt.datetime) -> dict[int, int]:
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
     rows = await _fetch(
@@ -536,7 +548,9 @@ _MARK_AT = InsightMark._meta.fields_map["created_at"]
 BATCH = 2000  # rows per INSERT (Postgres takes at most 32767 parameters)
 
 
-async def record_signals(signals: Sequence[Signal], at: dt.datetime, version: int) -> int:
+async def record_signals(
+    signals: Sequence[Signal], at: dt.datetime, version: int = EVENT_VERSION
+) -> int:
     """Record the signals not recorded before, with their events, in one transaction per
     batch: the unique key on `insight_mark` keeps out what an earlier run (or another worker)
     recorded, and only the new marks get an event. Returns how many were new."""
@@ -603,6 +617,11 @@ async def recorded(periods: Sequence[str]) -> set[tuple[int, str, str, str]]:
     return {(pk, kind, subject, period) for pk, kind, subject, period in rows}
 
 
+async def last_organization_pk() -> int:
+    rows = await _fetch("SELECT COALESCE(MAX(id), 0) FROM organization", [])
+    return int(rows[0][0])
+
+
 async def try_job_lock(key: int) -> bool:
     """Postgres: take the job's advisory lock for the current transaction, if free."""
     rows = await _fetch("SELECT pg_try_advisory_xact_lock($1)", [key])
@@ -652,16 +671,18 @@ class MemberFlowMarks:
     completed: frozenset[str] = frozenset()  # the member's completed flows
 
 
-async def member_flow_marks() -> list[MemberFlowMarks]:
-    """Every member's own marks, grouped by member and flow, in one statement (the flows
-    they completed or dismissed are left out)."""
+async def member_flow_marks(organization_pk: Scope = None) -> list[MemberFlowMarks]:
+    """Members' own marks, grouped by member and flow, in one statement (the flows they
+    completed or dismissed are left out)."""
+    values: list[Any] = [ORG_KEY]
+    scope = _scope("s.organization_id", organization_pk, values)
     rows = await _fetch(
-        "SELECT s.organization_id, m.id, s.member_key, s.flow_id, s.step_id, s.state,"
+        "SELECT s.organization_id, m.id, s.member_key, s.flow_id, s.step_id, s.state,"  # noqa: S608
         " s.by_member_id, s.at, s.flow_revision, m.roles, m.attributes FROM step_state s"
         " JOIN member m ON m.organization_id = s.organization_id"
-        " AND m.external_id = s.member_key WHERE s.member_key <> $1"
+        f" AND m.external_id = s.member_key WHERE s.member_key <> $1{scope}"
         " ORDER BY s.organization_id, s.member_key, s.flow_id, s.id",
-        [ORG_KEY],
+        values,
     )
     found: dict[tuple[int, str, str], MemberFlowMarks] = {}
     completed: dict[tuple[int, str], set[str]] = {}
