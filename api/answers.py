@@ -7,7 +7,9 @@ their token); the release served; the organization's state version, which every 
 progress, members or help requests bumps in the same transaction; and, for announcements, the
 clock. The version is read on every request, in the statement that also loads the viewer's
 state (`load_versioned_viewer_state`), so a write on any worker is seen at once, and a miss
-costs no extra statement.
+costs no extra statement. Fields that read the clock (`CLOCK_FIELDS`: `nextUp` and the
+insight fields, whose statuses and windows move with time) keep a query out of the cache
+wherever in it they are selected: they are never served stale.
 
 Only query operations whose root fields read onboarding state are kept: content-only queries
 cost no SQL and no reading of the version.
@@ -24,7 +26,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    Visitor,
+    parse,
+    visit,
+)
 
 from api.content import Item
 from api.content.catalog import LAST_MOMENT, shown_between
@@ -81,7 +91,9 @@ class AnswerCache:
         actor = context.actor
         query = params["query"]
         roots = root_fields(query, params.get("operationName"), self.max_tokens)
-        if roots is None or not self.reads_state(roots) or roots & self._clock_fields:
+        if roots is None or not self.reads_state(roots):
+            return None
+        if not self._clock_fields.isdisjoint(field_names(query, self.max_tokens)):
             return None
         version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
         context.reads.prime_viewer_state(state)
@@ -154,6 +166,24 @@ def content_changes(items: Iterable[Item]) -> list[float]:
         if ends is not None:
             moments.add((ends + LAST_MOMENT).timestamp())
     return sorted(moments)
+
+
+@functools.lru_cache(maxsize=512)
+def field_names(query: str, max_tokens: int) -> frozenset[str]:
+    """Every field name a document selects, at any depth and in any fragment (a document
+    that does not parse selects none: execution answers it)."""
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return frozenset()
+    names: set[str] = set()
+
+    class Collect(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            names.add(node.name.value)
+
+    visit(document, Collect())
+    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=512)

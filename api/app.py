@@ -20,6 +20,8 @@ from api.events.worker import DeliveryWorker
 from api.faults import guarded
 from api.graphiql import ASSETS_PATH, graphiql_assets
 from api.graphql_http import graphql_endpoint
+from api.insight.cases import PortfolioMemo
+from api.insight.nudges import NudgeJob
 from api.members import MemberRegistry
 from api.observability import RequestObserver, metrics_endpoint
 from api.persisted import DocumentRegistry, load_manifest
@@ -127,6 +129,14 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
         runtime.follower = follower
         if settings.webhooks.delivery:
             runtime.webhooks = DeliveryWorker(database, settings, listener)
+        runtime.portfolios = PortfolioMemo(settings.insight_cache_seconds)
+        if settings.nudges.in_serve:
+            runtime.nudges = NudgeJob(
+                database,
+                settings.nudges,
+                lambda: runtime.release.catalog if runtime.release else None,
+                lambda: runtime.clock(),
+            )
         app.state.runtime = runtime
         try:
             if listener is not None:
@@ -134,8 +144,12 @@ def create_app(settings: Settings, *, development_token: str | None = None) -> S
             await follower.start()
             if runtime.webhooks is not None:
                 await runtime.webhooks.start()
+            if runtime.nudges is not None:
+                await runtime.nudges.start()
             yield
         finally:
+            if runtime.nudges is not None:
+                await runtime.nudges.stop()
             if runtime.webhooks is not None:
                 await runtime.webhooks.stop()
             await follower.stop()

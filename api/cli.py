@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import errno
 import os
@@ -20,7 +19,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from api.auth import AuthError, mint_token, with_development_secret
+from api.auth import AuthError, mint_token
+from api.command_line import CommandError, load_settings, moment, write_csv
 from api.content import check_command, write_json_schema
 from api.content.store import PublishConflict, PublishRefused, PublishResult, publish
 from api.db import DatabaseUnavailable, is_postgres, open_database, using
@@ -29,20 +29,13 @@ from api.events import endpoints, store
 from api.events.catalogue import catalogue
 from api.events.endpoints import EndpointView
 from api.events.worker import DeliveryWorker
+from api.insight.export import add_commands as add_insight_commands
 from api.observability import configure_logging
 from api.settings import ConfigError, Settings
 
 T = TypeVar("T")
 DEV_TOKEN_ENV = "HEED_DEVELOPMENT_TOKEN"  # noqa: S105 (a variable name)
 WATCH_POLL_SECONDS = 0.05
-
-
-class CommandError(Exception):
-    """Ends the command with this message and exit code 1."""
-
-
-def load_settings() -> Settings:
-    return with_development_secret(Settings.from_env())
 
 
 async def _migrate(settings: Settings) -> None:
@@ -451,33 +444,10 @@ async def _survey_rows(settings: Settings, args: argparse.Namespace) -> list[Seq
 
 def export_surveys_command(args: argparse.Namespace) -> None:
     """Every answer to a survey as CSV: one row per answer (per option chosen)."""
-    import csv
-
     from api.engagement.surveys import EXPORT_COLUMNS
 
     rows = asyncio.run(_survey_rows(load_settings(), args))
-    with contextlib.ExitStack() as stack:
-        out = (
-            stack.enter_context(Path(args.output).open("w", newline="", encoding="utf-8"))
-            if args.output
-            else sys.stdout
-        )
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_COLUMNS)
-        for row in rows:
-            writer.writerow(
-                [value.isoformat() if isinstance(value, dt.datetime) else value for value in row]
-            )
-    if args.output:
-        print(f"wrote {len(rows)} answer(s) to {args.output}", file=sys.stderr)
-
-
-def _moment(text: str) -> dt.datetime:
-    try:
-        value = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    write_csv(args.output, EXPORT_COLUMNS, rows, "answer")
 
 
 def _key_value(item: str) -> tuple[str, str]:
@@ -609,10 +579,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     surveys.add_argument("survey", help="the survey's id, e.g. frontdesk-nps")
     surveys.add_argument("--organization", help="only this organization (its external id)")
-    surveys.add_argument("--since", type=_moment, help="answers from this ISO date/time (UTC)")
-    surveys.add_argument("--until", type=_moment, help="answers before this ISO date/time")
+    surveys.add_argument("--since", type=moment, help="answers from this ISO date/time (UTC)")
+    surveys.add_argument("--until", type=moment, help="answers before this ISO date/time")
     surveys.add_argument("--output", "-o", help="write to this file (default: stdout)")
     surveys.set_defaults(handler=export_surveys_command)
+    add_insight_commands(commands, data_commands)
 
     export = commands.add_parser("export-schema", help="write the GraphQL SDL to schema.graphql")
     export.add_argument("--output", default="schema.graphql")

@@ -38,8 +38,10 @@ class Runtime:
     subscriptions: Any = None  # the WebSocket endpoint, built once the schema exists
     follower: Any = None  # the ReleaseFollower keeping `release` current
     webhooks: Any = None  # the DeliveryWorker sending webhooks, unless HEED_WEBHOOK_DELIVERY=false
-    # The time engagement use cases act at (cool-offs, repeat periods); only a test in the
-    # same process replaces it: no request can.
+    nudges: Any = None  # the insight job (NudgeJob), unless HEED_NUDGES=false
+    portfolios: Any = None  # the latest `insights` portfolios (PortfolioMemo)
+    # The time engagement and insight use cases act at (cool-offs, repeat periods, milestone
+    # statuses, windows, nudges); only a test in the same process replaces it: no request can.
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     def serve(self, release: LiveRelease) -> None:

@@ -75,6 +75,19 @@ class WebhookSettings:
 
 
 @dataclass(frozen=True)
+class NudgeSettings:
+    """The insight job (`heed nudge`, and inside `heed serve`): how often it runs and the
+    thresholds of its rules."""
+
+    in_serve: bool = True  # run the job inside `heed serve` (one worker at a time)
+    interval_seconds: float = 300.0  # how often `heed serve` runs it
+    period_days: int = 7  # one nudge per thing per period of this many days
+    stalled_days: int = 3  # a member idle this long on a flow they started is stalled
+    help_hours: int = 48  # a help request open this long is unanswered
+    health_drop: int = 10  # a score this many points below last period's is falling
+
+
+@dataclass(frozen=True)
 class Surface:
     """How much one surface shows (`nextUp`): at most `limit` items, and nothing new until
     `cool_off_hours` after the last item shown there."""
@@ -115,6 +128,8 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=RateLimits)
     trusted_proxies: tuple[str, ...] = ()
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    nudges: NudgeSettings = field(default_factory=NudgeSettings)
+    insight_cache_seconds: float = 60.0  # how long a worker reuses a computed portfolio
     surfaces: Mapping[str, Surface] = field(default_factory=lambda: dict(DEFAULT_SURFACES))
 
     @property
@@ -218,6 +233,8 @@ class Settings:
             ),
             trusted_proxies=_trusted_proxies(env),
             webhooks=_webhook_settings(env),
+            nudges=_nudge_settings(env),
+            insight_cache_seconds=_positive_float(env, "HEED_INSIGHT_CACHE_SECONDS", 60.0),
             surfaces={
                 name: _surface(env, name, default) for name, default in DEFAULT_SURFACES.items()
             },
@@ -354,6 +371,20 @@ def _webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
         ca_bundle=_ca_bundle(env),
         allow_http=_flag(env, "HEED_WEBHOOK_ALLOW_HTTP", default.allow_http),
         allow_private=_flag(env, "HEED_WEBHOOK_ALLOW_PRIVATE", default.allow_private),
+    )
+
+
+def _nudge_settings(env: Mapping[str, str]) -> NudgeSettings:
+    default = NudgeSettings()
+    return NudgeSettings(
+        in_serve=_flag(env, "HEED_NUDGES", default.in_serve),
+        interval_seconds=_positive_float(
+            env, "HEED_NUDGE_INTERVAL_SECONDS", default.interval_seconds
+        ),
+        period_days=_positive_int(env, "HEED_NUDGE_PERIOD_DAYS", default.period_days),
+        stalled_days=_positive_int(env, "HEED_NUDGE_STALLED_DAYS", default.stalled_days),
+        help_hours=_positive_int(env, "HEED_NUDGE_HELP_HOURS", default.help_hours),
+        health_drop=_positive_int(env, "HEED_NUDGE_HEALTH_DROP", default.health_drop),
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import orjson
 
+from bench.insight import targets as insight_targets
+
 ORDER = (
     "typename",
     "home",
@@ -89,6 +91,8 @@ def targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(
             _target("one-edit rebuild", "< 0.5 s", build["one_edit_s"], build["one_edit_s"] < 0.5)
         )
+    if result.get("insight"):
+        out += [_target(*target) for target in insight_targets(result["insight"])]
     for key, name in (("rss_mb", "worker RSS"), ("rss_after_swap_mb", "worker RSS after a swap")):
         if result.get(key) is not None:
             out.append(_target(name, "< 250 MB", result[key], result[key] < 250))
@@ -133,6 +137,19 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{size}: the receiver had {hooked['webhooks_received']:,} of the "
                 f"{hooked['requests']:,} events of complete_step_webhook's best round by its end."
             )
+    found = result.get("insight")
+    if found:
+        alone, loaded, job = found["dashboard_alone"], found["dashboard"], found["job"]
+        lines += [
+            "",
+            f"Insight (large): one organization's dashboard p50/p99 {alone['p50_ms']}/"
+            f"{alone['p99_ms']} ms one request at a time, {loaded['p50_ms']}/{loaded['p99_ms']}"
+            f" ms and {loaded['rps']:,.0f} req/s under wrk; the portfolio's first page of 50 by"
+            f" health {found['portfolio']['first_s']} s computed, {found['portfolio']['median_s']}"
+            f" s reused; the insight job over every organization {job['first_run']['seconds']} s"
+            f" ({job['first_run']['recorded']:,} events recorded), again in the period"
+            f" {job['second_run']['seconds']} s ({job['second_run']['recorded']} new).",
+        ]
     missed = [t for t in result.get("targets", []) if not t["met"]]
     if missed:
         lines += [

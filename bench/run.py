@@ -4,8 +4,9 @@ Content-build figures on a synthetic pack; a throwaway Postgres database with th
 and 1,000 synthetic articles published, copied for the second size; each seeded in bulk, its
 SQL counted in-process, and served by `heed serve` (production, one worker). wrk then runs
 every scenario against both servers in turn, for two rounds, so that drift on a shared machine
-hits both sizes alike; the faster round is kept. Release swap time and worker memory at the
-end. Results go to bench/results/latest.{json,md}.
+hits both sizes alike; the faster round is kept. Then the insight scenario on the large size
+(bench/insight.py), release swap time and worker memory. Results go to
+bench/results/latest.{json,md}.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import asyncpg
 
 from api.content.store import publish
 from api.db import open_database, using
-from bench import machine, report
+from bench import insight, machine, report
 from bench.load import CONNECTIONS, THREADS, LoadError, ensure_wrk, run_wrk
 from bench.receiver import webhook_endpoint
 from bench.scenarios import Scenario, scenarios
@@ -166,6 +167,7 @@ async def run_load(plan: Plan, large_url: str, rounds: int, result: dict[str, An
             result["datasets"][dataset.size] = figures(dataset)
         large = datasets[-1]
         assert large.server is not None
+        result["insight"] = await insight.scenario(large.plan, large.orgs)
         result["rss_mb"] = max(d["rss_mb"] for d in result["datasets"].values())
         result |= await release_swap(large.plan, large.server)
         result["rss_after_swap_mb"] = large.server.rss_mb()

@@ -75,6 +75,8 @@ class Plan:
             # complete_step_webhook's receiver listens on 127.0.0.1, over http.
             "HEED_WEBHOOK_ALLOW_HTTP": "true",
             "HEED_WEBHOOK_ALLOW_PRIVATE": "true",
+            # The insight job is measured on its own (bench/insight.py), not inside the load.
+            "HEED_NUDGES": "false",
         }
 
 

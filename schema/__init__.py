@@ -36,21 +36,41 @@ from api.settings import Limits
 from schema.content import CONTENT_TYPES, ContentQuery
 from schema.engagement import EngagementMutation, EngagementQuery
 from schema.flows import FlowsMutation, FlowsQuery, FlowsSubscription
+from schema.insight import InsightMutation, InsightQuery
 from schema.team import TeamMutation, TeamQuery
 from schema.viewer import ViewerQuery
 from schema.webhooks import WebhooksMutation, WebhooksQuery
 
 logger = logging.getLogger("heed.graphql")
 
-STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery, EngagementQuery)
-# Root fields whose answers change with the clock, not only with the state: never cached.
-CLOCK_FIELDS = ("nextUp",)
+STATE_QUERIES = (ViewerQuery, FlowsQuery, TeamQuery, EngagementQuery, InsightQuery)
+# Fields whose answers change with the clock, not only with the state: a query that selects
+# one of them anywhere (a root field, or a field of the organization) is never cached.
+CLOCK_FIELDS = (
+    "nextUp",
+    "insights",
+    "milestones",
+    "health",
+    "funnel",
+    "activation",
+    "timeToValue",
+    "adoption",
+)
 Query = merge_types(
     "Query",
-    (ViewerQuery, FlowsQuery, ContentQuery, TeamQuery, EngagementQuery, WebhooksQuery),
+    (
+        ViewerQuery,
+        FlowsQuery,
+        ContentQuery,
+        TeamQuery,
+        EngagementQuery,
+        WebhooksQuery,
+        InsightQuery,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (FlowsMutation, TeamMutation, EngagementMutation, WebhooksMutation)
+    "Mutation",
+    (FlowsMutation, TeamMutation, EngagementMutation, WebhooksMutation, InsightMutation),
 )
 
 DOCUMENT_CACHE_SIZE = 512

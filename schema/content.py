@@ -108,11 +108,13 @@ class ContentItem:
 # its items by kind.
 
 
-@strawberry.type(description="A tutorial, tip, article or badge: the fields every item has.")
+@strawberry.type(
+    description="A tutorial, tip, article, badge or milestone: the fields every item has."
+)
 class ContentDocument(ContentItem):
     @classmethod
     def is_type_of(cls, obj: Any, info: GraphQLResolveInfo) -> bool:
-        return obj.kind in ("tutorial", "tip", "article", "badge")  # type: ignore[no-any-return]
+        return obj.kind in ("tutorial", "tip", "article", "badge", "milestone")  # type: ignore[no-any-return]
 
 
 @strawberry.type(

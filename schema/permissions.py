@@ -10,6 +10,7 @@ from typing import Any
 import strawberry
 from strawberry.permission import BasePermission
 
+from api.auth import AdminPrincipal
 from api.errors import forbidden
 from api.progress.team import require_driver
 
@@ -45,4 +46,15 @@ class DrivesOrganization(BasePermission):
 
     async def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
         await require_driver(info.context.actor, info.context.reads, "reads this")
+        return True
+
+
+class HoldsAdminKey(BasePermission):
+    """The admin key (with or without X-Heed-Organization): reads across organizations."""
+
+    message = "this field needs the admin key"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        if not isinstance(info.context.principal, AdminPrincipal):
+            raise forbidden("insights across organizations need the admin key")
         return True

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api.progress import store
 from api.progress import team as domain
+from resolvers import insight
 from resolvers import team as resolve
 from schema.errors import UserError
 from schema.flows import FlowState, StepPayload
 from schema.members import Member
 from schema.paging import AFTER, FIRST, Connection
 from schema.permissions import ActsForOrganization, DrivesOrganization
+
+if TYPE_CHECKING:
+    from schema.insight import Adoption, Funnel, Health, Milestone, Reach
 
 HelpRequestStatus = strawberry.enum(
     store.HelpRequestStatus, description="Where a help request stands."
@@ -155,6 +159,77 @@ class Organization:
         after: Annotated[str | None, AFTER] = None,
     ) -> Connection[TeamMember] | None:
         return await resolve.team_members(info, first, after)
+
+    @strawberry.field(
+        description=(
+            "The success plan's milestones, by target (owner and admins; else null, FORBIDDEN)."
+        ),
+        permission_classes=[DrivesOrganization],
+    )
+    async def milestones(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Milestone, strawberry.lazy("schema.insight")]] | None:
+        return await insight.milestones(info)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="The health score with its components (owner and admins; else null).",
+        permission_classes=[DrivesOrganization],
+    )
+    async def health(
+        self, info: strawberry.Info
+    ) -> Annotated[Health, strawberry.lazy("schema.insight")] | None:
+        from schema.insight import Health
+
+        return Health.of(await insight.account(info))
+
+    @strawberry.field(
+        description=(
+            "A flow's funnel in the account, steps done in [since, until) (owner and admins);"
+            " null for an unknown flow."
+        ),
+        permission_classes=[DrivesOrganization],
+    )
+    async def funnel(
+        self,
+        info: strawberry.Info,
+        flow_id: strawberry.ID,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> Annotated[Funnel, strawberry.lazy("schema.insight")] | None:
+        return await insight.funnel(info, flow_id, since, until)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Whether and when the account reached its activation milestone.",
+        permission_classes=[DrivesOrganization],
+    )
+    async def activation(
+        self, info: strawberry.Info
+    ) -> Annotated[Reach, strawberry.lazy("schema.insight")] | None:
+        from schema.insight import Reach
+
+        return Reach.of((await insight.account(info)).activation)
+
+    @strawberry.field(
+        description="Whether and when the account reached its first-value milestone.",
+        permission_classes=[DrivesOrganization],
+    )
+    async def time_to_value(
+        self, info: strawberry.Info
+    ) -> Annotated[Reach, strawberry.lazy("schema.insight")] | None:
+        from schema.insight import Reach
+
+        return Reach.of((await insight.account(info)).time_to_value)
+
+    @strawberry.field(
+        description="Members who finished their path, and the features the apps used.",
+        permission_classes=[DrivesOrganization],
+    )
+    async def adoption(
+        self, info: strawberry.Info
+    ) -> Annotated[Adoption, strawberry.lazy("schema.insight")] | None:
+        from schema.insight import Adoption
+
+        return Adoption.of((await insight.account(info)).adoption)
 
     @strawberry.field(
         description="Open help requests, oldest first (owner and admins; else null, FORBIDDEN).",

@@ -27,7 +27,7 @@ from api.app import create_app
 from api.auth import mint_token
 from api.content.store import publish
 from api.db import open_database, using
-from api.settings import RateLimits, Settings, WebhookSettings
+from api.settings import NudgeSettings, RateLimits, Settings, WebhookSettings
 from bench.statements import StatementCounter as SQLCounter
 from bench.statements import counting_statements
 
@@ -185,6 +185,8 @@ def settings(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Set
         rate_limits=UNLIMITED,
         # The session's app sends no webhooks: tests/test_webhooks.py runs its own workers.
         webhooks=WebhookSettings(delivery=False),
+        # Nor does it run the insight job: tests/test_insight_nudges.py runs it on its clock.
+        nudges=NudgeSettings(in_serve=False),
     )
 
 

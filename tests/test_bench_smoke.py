@@ -19,11 +19,27 @@ from api.content.store import publish
 from api.db import open_database, using
 from api.settings import Settings
 from bench import people, report
+from bench.insight import DASHBOARD, seed_insight
 from bench.scenarios import HOME
-from bench.seed import flow_plans, seed
+from bench.seed import FlowPlan, flow_plans, seed
 from tests.conftest import ROOT, SQLCounter, graphql, running_app
 
 SECRET = "bench-smoke-secret-" + "z" * 32
+
+
+async def demo_published(database_url: str) -> tuple[list[FlowPlan], asyncpg.Connection]:
+    """The demo content published on a fresh Postgres database, its flows, and a connection
+    for seeding (SQLite is skipped: the bench seeds with COPY)."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("the bench seeds Postgres with COPY")
+    database = await open_database(database_url, migrate=False)
+    try:
+        with using(database):
+            await publish(ROOT / "content")
+    finally:
+        await database.close_connections()
+    plans = flow_plans(build(ROOT / "content").items.values())
+    return plans, await asyncpg.connect("postgresql://" + database_url.split("://", 1)[1])
 
 
 def test_report_computes_ratios_targets_and_table() -> None:
@@ -55,16 +71,7 @@ def test_report_computes_ratios_targets_and_table() -> None:
 async def test_seeded_members_match_their_tokens(
     fresh_database_url: str, settings: Settings, tmp_path: Path
 ) -> None:
-    if fresh_database_url.startswith("sqlite"):
-        pytest.skip("the bench seeds Postgres with COPY")
-    database = await open_database(fresh_database_url, migrate=False)
-    try:
-        with using(database):
-            await publish(ROOT / "content")
-    finally:
-        await database.close_connections()
-    plans = flow_plans(build(ROOT / "content").items.values())
-    connection = await asyncpg.connect("postgresql://" + fresh_database_url.split("://", 1)[1])
+    plans, connection = await demo_published(fresh_database_url)
     try:
         first = await seed(connection, 0, 3, plans)
         second = await seed(connection, 3, 2, plans)
@@ -116,3 +123,48 @@ def test_report_checks_complete_step_with_a_webhook_against_without() -> None:
     assert (kept["measured"], kept["met"]) == (0.85, False)
     extra = found["small complete_step SQL with a webhook"]
     assert (extra["measured"], extra["met"]) == (0, True)
+
+
+def test_report_lists_the_insight_figures_and_targets() -> None:
+    insight = {
+        "dashboard_alone": {"requests": 400, "p50_ms": 12.0, "p99_ms": 24.0},
+        "dashboard": {"rps": 150.0, "p50_ms": 90.0, "p99_ms": 160.0, "requests": 900},
+        "portfolio": {"first_s": 0.8, "median_s": 0.05, "max_s": 0.06},
+        "job": {
+            "first_run": {"seconds": 9.0, "recorded": 1000},
+            "second_run": {"seconds": 4.0, "recorded": 0},
+        },
+    }
+    result = {"datasets": {}, "insight": insight}
+    result["targets"] = report.targets(result)
+    assert {t["target"]: t["met"] for t in result["targets"]} == {
+        "insight dashboard p99, one request at a time": True,
+        "insight dashboard p99 under wrk": False,
+        "insight portfolio, first page of 50 by health": True,
+        "insight job over every organization": True,
+    }
+    assert "one organization's dashboard p50/p99 12.0/24.0 ms" in report.markdown(result)
+
+
+async def test_seeded_insight_facts_answer_the_dashboard(
+    fresh_database_url: str, settings: Settings
+) -> None:
+    plans, connection = await demo_published(fresh_database_url)
+    try:
+        await seed(connection, 0, 20, plans)
+        seeded = await seed_insight(connection, 20)
+    finally:
+        await connection.close()
+    assert seeded["events"] > 0
+    assert seeded["nps_answers"] == 15  # organizations 0, 4, 8, 12, 16: three answers each
+    app_settings = replace(settings, database_url=fresh_database_url, jwt_secret=SECRET)
+    async with running_app(app_settings) as (_, client):
+        admin = {"Authorization": f"Bearer {people.token(SECRET, 15, 0)}"}
+        body = await graphql(client, DASHBOARD, admin)
+    assert "errors" not in body, body
+    found = body["data"]["organization"]
+    checkins = {
+        kpi["event"]: kpi["count"] for milestone in found["milestones"] for kpi in milestone["kpis"]
+    }
+    assert checkins["visitor.checked_in"] == 15  # organization 15: 15 % 16 check-ins
+    assert found["setup"]["steps"][0]["stepId"] == "create-account"

@@ -132,7 +132,7 @@ def test_unknown_kind(tmp_path: Path) -> None:
     write(tmp_path, "a.md", ARTICLE.replace("kind: article", "kind: artcle"))
     assert only(tmp_path) == (
         "content/a.md:3:7: unknown kind `artcle` (did you mean `article`?); "
-        "use one of: tutorial, tip, article, flow, survey, announcement, badge"
+        "use one of: tutorial, tip, article, flow, survey, announcement, badge, milestone"
     )
 
 

@@ -145,6 +145,48 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "badgeId": "team-unblocker",
         "criterion": {"flow": None, "steps": [], "event": None, "times": 1, "helped": True},
     },
+    "milestone.target_moved": {
+        "milestoneId": "first-visitor-checked-in",
+        "targetAt": "2031-01-27T09:00:00Z",
+        "previousTargetAt": "2031-01-20T09:00:00Z",
+        "reason": "The office opens a week late",
+    },
+    "milestone.reached": {
+        "milestoneId": "account-ready",
+        "reachedAt": "2031-01-10T09:00:00Z",
+        "targetAt": "2031-01-13T09:00:00Z",
+        "days": 4.0,
+        "onTime": True,
+    },
+    "milestone.overdue": {
+        "milestoneId": "first-visitor-checked-in",
+        "targetAt": "2031-01-20T09:00:00Z",
+        "met": 0.0,
+    },
+    "nudge.member_stalled": {
+        "memberId": "dana",
+        "flowId": "first-visitor",
+        "stepId": "register-test-visitor",
+        "idleDays": 4.5,
+        "period": "2031-01-08",
+    },
+    "nudge.help_unanswered": {
+        "requestId": "hr_1",
+        "flowId": "reception-setup",
+        "stepId": "add-card",
+        "inviterId": "brendan",
+        "inviteeId": "dana",
+        "email": None,
+        "openHours": 52.0,
+        "period": "2031-01-08",
+    },
+    "nudge.account_at_risk": {
+        "healthScore": 41,
+        "previousScore": 63,
+        "milestones": [{"id": "account-ready", "status": "OVERDUE"}],
+        "reasons": ["milestone account-ready is overdue", "health fell from 63 to 41"],
+        "period": "2031-01-08",
+    },
 }
 
 

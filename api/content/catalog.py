@@ -16,7 +16,7 @@ from api.content.search import Analysis, Hit, Index, analyze, language, word_for
 Filter = Callable[[Item], bool]
 
 
-UNSEARCHED = frozenset({"badge"})  # kinds search never returns
+UNSEARCHED = frozenset({"badge", "milestone"})  # kinds search never returns
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ class Catalog:
         known = self._known(chain)
         index = self._indexes.get(known)  # one per chain of known locales, built on first use
         if index is None:
-            # Help is what people read: badges are rewards, not answers to a question.
+            # Help is what people read: badges and milestones are not answers to a question.
             items = [r.item for r in self._served_for(chain) if r.item.kind not in UNSEARCHED]
             analyses = [self._analysis(i) for i in items]
             self._forms.update(word_forms(self._stems))  # more words for older indexes is fine

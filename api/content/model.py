@@ -31,6 +31,7 @@ class ContentKind(StrEnum):
     SURVEY = "survey"
     ANNOUNCEMENT = "announcement"
     BADGE = "badge"
+    MILESTONE = "milestone"
 
 
 class Phase(StrEnum):
@@ -172,23 +173,33 @@ class Question:
 
 @dataclass(frozen=True, slots=True)
 class Criterion:
-    """What earns a badge: a flow completed (or, with `steps`, those steps of it done), an app
-    event seen `times` times, or doing a step a colleague asked for help with."""
+    """What earns a badge (`criterion`) or reaches a milestone (`reached_when`): a flow
+    completed (or, with `steps`, those steps of it done), an app event seen `times` times
+    (for a milestone, optionally within `within_days` days), doing a step a colleague asked
+    for help with (badges), or `members` members active (milestones)."""
 
     flow: str | None = None
     steps: tuple[str, ...] = ()
     event: str | None = None
     times: int = 1
     helped: bool = False
+    within_days: int | None = None
+    members: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The badge keys always (the `badge.earned` payload), milestone keys when set."""
+        out: dict[str, Any] = {
             "flow": self.flow,
             "steps": list(self.steps),
             "event": self.event,
             "times": self.times,
             "helped": self.helped,
         }
+        if self.within_days is not None:
+            out["within_days"] = self.within_days
+        if self.members is not None:
+            out["members"] = self.members
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Criterion:
@@ -198,6 +209,8 @@ class Criterion:
             event=data.get("event"),
             times=int(data.get("times", 1)),
             helped=bool(data.get("helped", False)),
+            within_days=data.get("within_days"),
+            members=data.get("members"),
         )
 
 
@@ -317,6 +330,12 @@ class Item:
     icon: str | None = None
     image: str | None = None
     criterion: Criterion | None = None
+    reached_when: Criterion | None = None  # milestones
+    target_days: int | None = None
+    kpis: tuple[str, ...] = ()
+    activation: bool = False
+    first_value: bool = False
+    feature: str | None = None  # tutorials and articles: the app event prefix they teach
 
     def __post_init__(self, body_tree: Mapping[str, Any] | None) -> None:
         if body_tree is not None:
@@ -363,6 +382,12 @@ class Item:
             "icon": self.icon,
             "image": self.image,
             "criterion": self.criterion.to_dict() if self.criterion else None,
+            "reached_when": self.reached_when.to_dict() if self.reached_when else None,
+            "target_days": self.target_days,
+            "kpis": list(self.kpis),
+            "activation": self.activation,
+            "first_value": self.first_value,
+            "feature": self.feature,
         }
 
     @classmethod
@@ -395,4 +420,12 @@ class Item:
             icon=data.get("icon"),
             image=data.get("image"),
             criterion=Criterion.from_dict(data["criterion"]) if data.get("criterion") else None,
+            reached_when=(
+                Criterion.from_dict(data["reached_when"]) if data.get("reached_when") else None
+            ),
+            target_days=data.get("target_days"),
+            kpis=tuple(data.get("kpis", ())),
+            activation=bool(data.get("activation", False)),
+            first_value=bool(data.get("first_value", False)),
+            feature=data.get("feature"),
         )

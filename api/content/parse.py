@@ -198,6 +198,7 @@ def _check_meta(out: Parsed) -> None:
         elif qid:
             seen[qid] = out.at("questions", i, "id")[0]
     _check_badge(out)
+    _check_milestone(out)
     starts, ends = out.meta.get("starts"), out.meta.get("ends")
     if starts and ends and _instant(ends) < _instant(starts):
         line, col = out.at("ends")
@@ -211,28 +212,43 @@ def _check_badge(out: Parsed) -> None:
     meta = out.meta
     if meta.get("kind") != "badge":
         return
-
-    def add(at: tuple[int, int], message: str) -> None:
-        out.problems.append(Problem(out.path, at[0], at[1], message))
-
     if "icon" not in meta and "image" not in meta:
-        add(out.at("kind"), "a badge needs an `icon` name or an `image` URL")
+        _add(out, out.at("kind"), "a badge needs an `icon` name or an `image` URL")
+    _check_ways(out, "criterion", ("flow", "event", "helped"), "`helped: true`")
     criterion = meta.get("criterion")
+    if isinstance(criterion, dict) and criterion.get("helped") is False:
+        _add(out, out.at("criterion", "helped"), "`criterion.helped` can only be `true`")
+
+
+def _check_milestone(out: Parsed) -> None:
+    """A milestone's `reached_when` names exactly one way to reach it."""
+    if out.meta.get("kind") == "milestone":
+        _check_ways(out, "reached_when", ("flow", "event", "members"), "`members`")
+
+
+def _check_ways(out: Parsed, key: str, ways: tuple[str, ...], last: str) -> None:
+    """`key` (a badge's criterion, a milestone's reached_when) names exactly one of `ways`,
+    and its qualifiers (`steps`, `times`, `within_days`) come with what they qualify."""
+    criterion = out.meta.get(key)
     if not isinstance(criterion, dict):
         return
-    ways = [way for way in ("flow", "event", "helped") if way in criterion]
-    if len(ways) != 1:
-        add(
-            out.at("criterion"),
-            "`criterion` needs exactly one of `flow` (optionally with `steps`), `event`"
-            f" (optionally with `times`) or `helped: true`; found {', '.join(ways) or 'none'}",
+    found = [way for way in ways if way in criterion]
+    if len(found) != 1:
+        _add(
+            out,
+            out.at(key),
+            f"`{key}` needs exactly one of `flow` (optionally with `steps`), `event`"
+            f" (optionally with `times`) or {last}; found {', '.join(found) or 'none'}",
         )
     if "steps" in criterion and "flow" not in criterion:
-        add(out.at("criterion", "steps"), "`criterion.steps` needs the `flow` they belong to")
-    if "times" in criterion and "event" not in criterion:
-        add(out.at("criterion", "times"), "`criterion.times` counts an `event`: name it")
-    if criterion.get("helped") is False:
-        add(out.at("criterion", "helped"), "`criterion.helped` can only be `true`")
+        _add(out, out.at(key, "steps"), f"`{key}.steps` needs the `flow` they belong to")
+    for qualifier in ("times", "within_days"):
+        if qualifier in criterion and "event" not in criterion:
+            _add(out, out.at(key, qualifier), f"`{key}.{qualifier}` counts an `event`: name it")
+
+
+def _add(out: Parsed, at: tuple[int, int], message: str) -> None:
+    out.problems.append(Problem(out.path, at[0], at[1], message))
 
 
 def _instant(iso: str) -> dt.datetime:

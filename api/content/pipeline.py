@@ -402,6 +402,14 @@ def _source_item(p: Parsed, rel: str, digest: str) -> Item:
         icon=meta.get("icon"),
         image=meta.get("image"),
         criterion=Criterion.from_dict(meta["criterion"]) if "criterion" in meta else None,
+        reached_when=(
+            Criterion.from_dict(meta["reached_when"]) if "reached_when" in meta else None
+        ),
+        target_days=meta.get("target_days"),
+        kpis=meta.get("kpis", ()),
+        activation=meta.get("activation", False),
+        first_value=meta.get("first_value", False),
+        feature=meta.get("feature"),
         links=_unique(target for target, _, _ in p.links),
         source_path=rel,
         source_hash=digest,

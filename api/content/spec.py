@@ -47,6 +47,8 @@ PLACED_KINDS = ("tip", "announcement", "survey", "flow")
 MAX_PRIORITY = 1000
 MAX_REPEAT_DAYS = 3650
 MAX_TIMES = 1_000_000
+MAX_TARGET_DAYS = 3650
+MAX_MEMBERS = 10_000
 CALLOUTS = ("tip", "warning", "note")
 
 ID_HELP = "use lowercase letters, digits and single dashes, e.g. `add-card`"
@@ -548,6 +550,27 @@ CRITERION = Record(
     ),
 )
 
+REACHED_WHEN = Record(
+    title=(
+        "What reaches a milestone: exactly one of `flow` (alone or with `steps`), `event`"
+        " (with `times`, optionally `within_days`) or `members`"
+    ),
+    fields=(
+        Field("flow", ITEM_ID, "a flow completed (with `steps`: those steps of it done)"),
+        Field("steps", ListOf(ITEM_ID, min_items=1), "ids of steps of `flow` that must be done"),
+        Field("event", EVENT_NAME, "an app event (sent with `track`) seen `times` times"),
+        Field("times", Count(1), "how many times `event` must be seen (default 1)"),
+        Field(
+            "within_days",
+            Count(1, MAX_REPEAT_DAYS),
+            "`event` seen `times` times within this many days (default: any time)",
+        ),
+        Field("members", Count(1, MAX_MEMBERS), "this many members active in the account"),
+    ),
+)
+
+MILESTONE = ("milestone",)
+
 SOURCE = Record(
     title="Front matter of a source file (default locale)",
     fields=(
@@ -636,6 +659,45 @@ SOURCE = Record(
             "what earns the badge",
             only_when=("kind", ("badge",)),
             required_when=("kind", ("badge",)),
+        ),
+        Field(
+            "reached_when",
+            REACHED_WHEN,
+            "what reaches the milestone",
+            only_when=("kind", MILESTONE),
+            required_when=("kind", MILESTONE),
+        ),
+        Field(
+            "target_days",
+            Count(1, MAX_TARGET_DAYS),
+            "the target: this many days after the organization started",
+            only_when=("kind", MILESTONE),
+            required_when=("kind", MILESTONE),
+        ),
+        Field(
+            "kpis",
+            ListOf(EVENT_NAME),
+            "app events whose counts show beside the milestone",
+            only_when=("kind", MILESTONE),
+        ),
+        Field(
+            "activation",
+            Flag(),
+            "`true`: reaching it counts as the account's activation (one milestone at most)",
+            only_when=("kind", MILESTONE),
+        ),
+        Field(
+            "first_value",
+            Flag(),
+            "`true`: reaching it is the account's first value, for time to value (one at most)",
+            only_when=("kind", MILESTONE),
+        ),
+        Field(
+            "feature",
+            Text(noun="event prefix", pattern=KEY_RE, help="use letters, digits and `_.:/-`"),
+            "the product feature this item teaches, as the prefix of its app events, e.g."
+            " `watchlist.`: adoption counts the features an account used",
+            only_when=("kind", ("tutorial", "article")),
         ),
     ),
 )

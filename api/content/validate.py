@@ -17,6 +17,9 @@ from api.content.spec import Pos, suggest
 _Add = Callable[[Pos, str], None]
 
 
+MILESTONE_MARKS = ("activation", "first_value")
+
+
 @dataclass(frozen=True)
 class Summary:
     """What other files need to know about one file."""
@@ -31,8 +34,12 @@ class Summary:
     links: tuple[tuple[str, int, int], ...]
     after: tuple[tuple[str, int, int], ...]
     exact: bool = True  # False: positions are placeholders (from a cached item)
-    badge_flows: tuple[tuple[str, int, int], ...] = ()  # a badge's `criterion.flow`
-    badge_steps: tuple[tuple[str, int, int], ...] = ()  # and its `criterion.steps`
+    # A badge's `criterion` or a milestone's `reached_when`: its key, `flow` and `steps`.
+    criterion_key: str = "criterion"
+    criterion_flows: tuple[tuple[str, int, int], ...] = ()
+    criterion_steps: tuple[tuple[str, int, int], ...] = ()
+    # A milestone's `activation` / `first_value` set to true, with their positions.
+    milestone_marks: tuple[tuple[str, int, int], ...] = ()
     step_ids: tuple[str, ...] = ()  # a flow's steps
 
     @classmethod
@@ -43,13 +50,13 @@ class Summary:
             for i, flow in enumerate(meta.get("audience", {}).get("after", ()))
         )
         translation = parsed.source_path is not None
-        criterion = meta.get("criterion")
+        key = "reached_when" if "reached_when" in meta else "criterion"
+        criterion = meta.get(key)
         flow = criterion.get("flow") if isinstance(criterion, dict) else None
-        badge_flows = ((flow, *parsed.at("criterion", "flow")),) if flow else ()
+        criterion_flows = ((flow, *parsed.at(key, "flow")),) if flow else ()
         steps = criterion.get("steps", ()) if isinstance(criterion, dict) else ()
-        badge_steps = tuple(
-            (step, *parsed.at("criterion", "steps", i)) for i, step in enumerate(steps)
-        )
+        criterion_steps = tuple((step, *parsed.at(key, "steps", i)) for i, step in enumerate(steps))
+        marks = tuple((mark, *parsed.at(mark)) for mark in MILESTONE_MARKS if meta.get(mark))
         return cls(
             path=parsed.path,
             locale=parsed.locale,
@@ -60,13 +67,16 @@ class Summary:
             id_pos=parsed.at("id"),
             links=tuple(parsed.links),
             after=after,
-            badge_flows=badge_flows,
-            badge_steps=badge_steps,
+            criterion_key=key,
+            criterion_flows=criterion_flows,
+            criterion_steps=criterion_steps,
+            milestone_marks=() if translation else marks,
             step_ids=tuple(step.id for step in parsed.steps),
         )
 
     @classmethod
     def of_item(cls, path: str, item: Item, is_translation: bool) -> Summary:
+        criterion = item.reached_when or item.criterion
         return cls(
             path=path,
             locale=item.locale,
@@ -78,14 +88,16 @@ class Summary:
             links=tuple((target, 1, 1) for target in item.links),
             after=() if is_translation else tuple((flow, 1, 1) for flow in item.audience.after),
             exact=False,
-            badge_flows=(
-                ((item.criterion.flow, 1, 1),)
-                if not is_translation and item.criterion and item.criterion.flow
+            criterion_key="reached_when" if item.reached_when else "criterion",
+            criterion_flows=(
+                ((criterion.flow, 1, 1),)
+                if not is_translation and criterion and criterion.flow
                 else ()
             ),
-            badge_steps=tuple(
-                (step, 1, 1) for step in (item.criterion.steps if item.criterion else ())
-            ),
+            criterion_steps=tuple((step, 1, 1) for step in (criterion.steps if criterion else ())),
+            milestone_marks=()
+            if is_translation
+            else tuple((mark, 1, 1) for mark in MILESTONE_MARKS if getattr(item, mark)),
             step_ids=tuple(step.id for step in item.steps),
         )
 
@@ -166,12 +178,38 @@ def cross_check(summaries: Sequence[Summary], include_drafts: bool) -> list[Foun
             message = _target_problem(flow, first, s, include_drafts, complete, "flow")
             if message:
                 found.append(_at(s, (line, col), f"`audience.after` names {message}"))
-        for flow, line, col in s.badge_flows:
+        for flow, line, col in s.criterion_flows:
             message = _target_problem(flow, first, s, include_drafts, complete, "flow")
             if message:
-                found.append(_at(s, (line, col), f"`criterion.flow` names {message}"))
-            elif s.badge_steps:
-                found.extend(_badge_steps(s, first[flow]))
+                found.append(_at(s, (line, col), f"`{s.criterion_key}.flow` names {message}"))
+            elif s.criterion_steps:
+                found.extend(_criterion_steps(s, first[flow]))
+    found.extend(_milestone_marks(summaries, include_drafts))
+    return found
+
+
+def _milestone_marks(summaries: Sequence[Summary], include_drafts: bool) -> list[Found]:
+    """At most one published milestone is the activation, and one the first value."""
+    found: list[Found] = []
+    for mark in MILESTONE_MARKS:
+        holders = [
+            (s, line, col)
+            for s in summaries
+            if include_drafts or not s.draft
+            for name, line, col in s.milestone_marks
+            if name == mark
+        ]
+        for s, line, col in holders[1:]:
+            first, first_line = holders[0][0], holders[0][1]
+            found.append(
+                _at(
+                    s,
+                    (line, col),
+                    f"`{mark}: true` is already set by {first.path}:{first_line}; only one"
+                    " milestone can be the account's " + mark.replace("_", " "),
+                    first,
+                )
+            )
     return found
 
 
@@ -199,17 +237,17 @@ def _target_problem(
     return None
 
 
-def _badge_steps(badge: Summary, flow: Summary) -> list[Found]:
-    """A badge's `criterion.steps` are steps of its `criterion.flow`."""
+def _criterion_steps(badge: Summary, flow: Summary) -> list[Found]:
+    """A badge's `criterion.steps` (a milestone's `reached_when.steps`) are steps of its flow."""
     return [
         _at(
             badge,
             (line, col),
-            f"`criterion.steps` names `{step}`, which is not a step of `{flow.id}`"
+            f"`{badge.criterion_key}.steps` names `{step}`, which is not a step of `{flow.id}`"
             f"{suggest(step, flow.step_ids)}; its steps: {', '.join(flow.step_ids)}",
             flow,
         )
-        for step, line, col in badge.badge_steps
+        for step, line, col in badge.criterion_steps
         if step not in flow.step_ids
     ]
 

@@ -105,7 +105,11 @@ class Event(Model):
 
     class Meta:
         table = "event"
-        indexes = (Index(fields=("organization_id", "created_at"), name="event_org_created"),)
+        indexes = (
+            Index(fields=("organization_id", "created_at"), name="event_org_created"),
+            # Milestones and KPIs count one app event per organization (or across them).
+            Index(fields=("name", "organization_id", "created_at"), name="event_name_org"),
+        )
 
 
 class HelpRequest(Model):
@@ -386,3 +390,65 @@ class BadgeAward(Model):
     class Meta:
         table = "badge_award"
         unique_together = (("organization", "member_key", "badge_id"),)
+
+
+class MilestoneTarget(Model):
+    """A milestone's target date moved for one organization: who moved it, why and when.
+
+    The latest row per organization and milestone is the target in force, the others its
+    history.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    milestone_id = fields.CharField(max_length=128)
+    target_at = fields.DatetimeField()
+    previous_target_at = fields.DatetimeField()
+    moved_by = fields.CharField(max_length=128)
+    reason = fields.TextField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "milestone_target"
+        indexes = (
+            Index(fields=("organization_id", "milestone_id", "id"), name="milestone_target_org"),
+        )
+
+
+class InsightMark(Model):
+    """A signal recorded once: a milestone reached or overdue (period empty), or a nudge
+    about one thing in one period. The unique key makes the insight job idempotent."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=64)
+    subject = fields.CharField(max_length=400)
+    period = fields.CharField(max_length=32)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "insight_mark"
+        unique_together = (("organization", "kind", "subject", "period"),)
+        # The job reads a period's marks before recording (a second run writes nothing).
+        indexes = (Index(fields=("period",), name="insight_mark_period"),)
+
+
+class HealthSnapshot(Model):
+    """An organization's health score as the insight job saw it in one period: what a
+    falling score is measured against."""
+
+    id = fields.BigIntField(primary_key=True)
+    organization: fields.ForeignKeyRelation[Organization] = fields.ForeignKeyField(
+        "models.Organization", related_name=False, on_delete=fields.CASCADE
+    )
+    period = fields.CharField(max_length=32)
+    score = fields.IntField()
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "health_snapshot"
+        unique_together = (("organization", "period"),)

@@ -66,6 +66,8 @@ def heed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "HEED_RATE_PER_ADDRESS": "1000000",
         "HEED_RATE_INVITATIONS_PER_MEMBER": "1000000",
         "HEED_RATE_INVITATIONS_PER_ORGANIZATION": "1000000",
+        # The insight job runs all along, on the same SQLite connection as the requests.
+        "HEED_NUDGE_INTERVAL_SECONDS": "0.5",
     }
     process = subprocess.Popen(  # noqa: S603 (our own CLI)
         [sys.executable, "-m", "api.cli", "serve", "--port", str(port)],

@@ -50,6 +50,14 @@ const BOUNDED_LISTS = {
   "SurveyResponse.answers": "one response's answers, one per question",
   "SurveyResults.questions": "one survey's questions, written by content writers",
   "SurveyResults.organizations": "admin key only; the organizations that answered in the range",
+  "Organization.milestones": "the success plan's milestones, written by content writers",
+  "OrganizationInsight.milestones": "the success plan's milestones, written by content writers",
+  "OrganizationInsight.atRisk": "of the success plan's milestones, those at risk or overdue",
+  "MoveMilestoneTargetPayload.milestones": "the success plan's milestones, written by content writers",
+  "Milestone.kpis": "the KPI events one milestone names in content",
+  "Health.components": "the five components of the health formula",
+  "Funnel.steps": "one flow's steps, written by content writers",
+  "Insights.activationByWeek": "weeks of one range, which is at most a year (53 weeks)",
 };
 
 export default [
