@@ -29,6 +29,7 @@ from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationT
 from api.content import Item
 from api.content.catalog import LAST_MOMENT, shown_between
 from api.context import Context
+from api.progress.reads import SharedRows
 from api.progress.store import load_versioned_viewer_state
 
 # Per entry, besides the answer itself: key strings, tuple, dict slot.
@@ -68,6 +69,8 @@ class AnswerCache:
         self._bytes = 0
         self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
         self._changes: tuple[int, list[float]] = (-1, [])
+        # Members and help requests by organization and version, for answers computed anew.
+        self.organization_rows = SharedRows()
 
     async def question(self, context: Context, params: Mapping[str, Any]) -> Question | None:
         """The cache key for this request, or None if its answer is not kept.
@@ -85,6 +88,7 @@ class AnswerCache:
             return None
         version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
         context.reads.prime_viewer_state(state)
+        context.reads.share(self.organization_rows, version)
         variables = params.get("variables")
         key = (
             actor.organization_pk,

@@ -17,7 +17,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse
+from graphql import (
+    DocumentNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    Undefined,
+    execute,
+    parse,
+)
 from graphql.validation import ASTValidationRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
@@ -162,3 +173,62 @@ class Execution:
             masked(error, request_id, self.production) if is_unexpected(error) else error
             for error in errors
         ]
+
+
+# A leaf field strawberry resolves by reading an attribute: (attribute, type, nullable).
+PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
+
+
+def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
+    """Every field, by (object type, field), whose value is an attribute of its source and a
+    scalar or enum: no resolver, no permission, no argument, nothing below it."""
+    found: dict[tuple[str, str], PlainLeaf] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if definition is None or not getattr(field.resolve, "_is_default", False) or field.args:
+                continue
+            nullable = not isinstance(field.type, GraphQLNonNull)
+            leaf = field.type if nullable else field.type.of_type
+            if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+                found[(type_name, name)] = (definition.python_name, leaf, nullable)
+    return found
+
+
+def lean_executor(base: type[Any], schema: GraphQLSchema) -> type[Any]:
+    """`base` answering plain leaf fields (most fields of a large answer) by reading the
+    attribute and serializing it, without the resolve info, argument and completion steps
+    graphql-core takes for every field. Anything unusual (a null in a non-null field, a value
+    the type refuses, an error) goes the general way, which reports it as before."""
+    plain = plain_leaves(schema)
+
+    class LeanExecutor(base):  # type: ignore[misc, valid-type]
+        def execute_field(
+            self,
+            parent_type: GraphQLObjectType,
+            source: Any,
+            field_details_list: Any,
+            path: Any,
+            position_context: Any,
+        ) -> Any:
+            leaf = plain.get((parent_type.name, field_details_list[0].node.name.value))
+            if leaf is not None:
+                attribute, leaf_type, nullable = leaf
+                try:
+                    value = getattr(source, attribute)
+                    if value is None:
+                        if nullable:
+                            return None
+                    else:
+                        serialized = leaf_type.serialize(value)
+                        if serialized is not None and serialized is not Undefined:
+                            return serialized
+                except Exception:  # noqa: S110 - the general way reports it
+                    pass
+            return super().execute_field(
+                parent_type, source, field_details_list, path, position_context
+            )
+
+    return LeanExecutor
