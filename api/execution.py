@@ -29,6 +29,7 @@ from graphql import (
     execute,
     parse,
 )
+from graphql.pyutils import Path, gather_with_cancel
 from graphql.validation import ASTValidationRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
@@ -199,36 +200,74 @@ def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
 
 def lean_executor(base: type[Any], schema: GraphQLSchema) -> type[Any]:
     """`base` answering plain leaf fields (most fields of a large answer) by reading the
-    attribute and serializing it, without the resolve info, argument and completion steps
-    graphql-core takes for every field. Anything unusual (a null in a non-null field, a value
-    the type refuses, an error) goes the general way, which reports it as before."""
+    attribute and serializing it, without the path, resolve info, argument and completion
+    steps graphql-core takes for every field. Anything unusual (a null in a non-null field, a
+    value the type refuses, an error) goes the general way, which reports it as before."""
     plain = plain_leaves(schema)
 
     class LeanExecutor(base):  # type: ignore[misc, valid-type]
-        def execute_field(
+        def plain_value(self, parent_type: GraphQLObjectType, source: Any, fields: Any) -> Any:
+            """The field's serialized value when it is a plain leaf and nothing about it is
+            unusual; Undefined otherwise (the general way then runs and reports it)."""
+            leaf = plain.get((parent_type.name, fields[0].node.name.value))
+            if leaf is None:
+                return Undefined
+            attribute, leaf_type, nullable = leaf
+            try:
+                value = getattr(source, attribute)
+                if value is None:
+                    return None if nullable else Undefined
+                serialized = leaf_type.serialize(value)
+            except Exception:
+                return Undefined
+            return Undefined if serialized is None else serialized
+
+        def execute_fields(
             self,
             parent_type: GraphQLObjectType,
-            source: Any,
-            field_details_list: Any,
+            source_value: Any,
             path: Any,
+            grouped_field_set: Any,
             position_context: Any,
         ) -> Any:
-            leaf = plain.get((parent_type.name, field_details_list[0].node.name.value))
-            if leaf is not None:
-                attribute, leaf_type, nullable = leaf
-                try:
-                    value = getattr(source, attribute)
-                    if value is None:
-                        if nullable:
-                            return None
-                    else:
-                        serialized = leaf_type.serialize(value)
-                        if serialized is not None and serialized is not Undefined:
-                            return serialized
-                except Exception:  # noqa: S110 - the general way reports it
-                    pass
-            return super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
+            """graphql-core's `execute_fields`, with plain leaves answered in place (no path,
+            resolve info or awaitable check for them)."""
+            results: dict[str, Any] = {}
+            is_awaitable = self.is_awaitable
+            awaitable_fields: list[str] = []
+            try:
+                for response_name, field_details_list in grouped_field_set.items():
+                    result = self.plain_value(parent_type, source_value, field_details_list)
+                    if result is not Undefined:
+                        results[response_name] = result
+                        continue
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
+                    if result is not Undefined:
+                        results[response_name] = result
+                        if is_awaitable(result):
+                            awaitable_fields.append(response_name)
+            except Exception:
+                if awaitable_fields:
+                    self.settle_in_background([results[name] for name in awaitable_fields])
+                raise
+            if not awaitable_fields:
+                return results
+            return _awaited(results, awaitable_fields)
 
     return LeanExecutor
+
+
+async def _awaited(results: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """`results` with the awaitable fields' values in place (as graphql-core does)."""
+    if len(names) == 1:
+        results[names[0]] = await results[names[0]]
+    else:
+        values = await gather_with_cancel(*(results[name] for name in names))
+        results.update(zip(names, values, strict=True))
+    return results

@@ -61,6 +61,7 @@ class Reads:
         self._results: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._shared: dict[str, Any] = {}
+        self._deferred: dict[str, Callable[[], Any]] = {}
 
     def share(self, rows: SharedRows, version: int) -> None:
         """The request read the organization at `version`: its members and help requests
@@ -77,6 +78,8 @@ class Reads:
 
     async def once(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
         """Run `load` the first time `name` is asked for in this request; reuse after."""
+        if name in self._deferred:
+            self._results[name] = self._deferred.pop(name)()
         if name not in self._results:
             async with self._locks.setdefault(name, asyncio.Lock()):
                 if name not in self._results:
@@ -87,9 +90,10 @@ class Reads:
         """Something the request already read: not read again."""
         self._results[name] = value
 
-    def prime_viewer_state(self, state: ViewerState) -> None:
-        """State the request already read (with the organization's version)."""
-        self.prime("state", state)
+    def prime_viewer_state(self, build: Callable[[], ViewerState]) -> None:
+        """State the request already read (with the organization's version), built from its
+        rows when first asked for."""
+        self._deferred["state"] = build
 
     async def viewer_state(self) -> ViewerState:
         actor = self.actor

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -305,18 +305,18 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
 
 async def load_versioned_viewer_state(
     organization_pk: int, member_key: str
-) -> tuple[int, ViewerState]:
+) -> tuple[int, Callable[[], ViewerState]]:
     """The organization's state version and the viewer's state, read in one statement.
 
     One snapshot for both, so the state is exactly the version's: an answer computed from it
     may be cached under that version. A request that finds its answer cached spends only
-    this statement.
+    this statement, and never builds the state (returned as a function that builds it).
     """
     rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key])
     if not rows:
         raise LookupError(f"organization {organization_pk} does not exist")
     version = int(rows[0][0])
-    return version, viewer_state(_state_row(row[1:]) for row in rows if row[1] is not None)
+    return version, lambda: viewer_state(_state_row(row[1:]) for row in rows if row[1] is not None)
 
 
 async def load_members(organization_pk: int) -> list[MemberRow]:
