@@ -86,9 +86,6 @@ class AnswerCache:
         roots = root_fields(query, params.get("operationName"), self.max_tokens)
         if roots is None or not self.reads_state(roots) or roots & self._clock_fields:
             return None
-        version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
-        context.reads.prime_viewer_state(state)
-        context.reads.share(self.organization_rows, version)
         variables = params.get("variables")
         key = (
             actor.organization_pk,
@@ -98,6 +95,13 @@ class AnswerCache:
             params.get("operationName"),
             orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
         )
+        held = self._answers.get(key)
+        version, state = await load_versioned_viewer_state(
+            actor.organization_pk, actor.member_id, held.version if held else None
+        )
+        if state is not None:
+            context.reads.prime_viewer_state(state)
+        context.reads.share(self.organization_rows, version)
         return Question(key, version, context.release.number, time.time())
 
     def reads_state(self, roots: Collection[str]) -> bool:
