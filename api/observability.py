@@ -307,6 +307,11 @@ def configure_logging(production: bool, stream: Any = None) -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
+    # No access log line: the request line above replaces it. Uvicorn decides per connection
+    # whether to prepare one (client address, quoted path) by asking whether its logger has
+    # handlers, so it must have none, not even through the root logger's.
+    access = logging.getLogger("uvicorn.access")
+    access.disabled = True
+    access.propagate = False
     for noisy in ("tortoise", "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
