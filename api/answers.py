@@ -39,6 +39,7 @@ from graphql import (
 from api.content import Item
 from api.content.catalog import LAST_MOMENT, shown_between
 from api.context import Context
+from api.progress.reads import SharedRows
 from api.progress.store import load_versioned_viewer_state
 
 # Per entry, besides the answer itself: key strings, tuple, dict slot.
@@ -78,6 +79,8 @@ class AnswerCache:
         self._bytes = 0
         self._answers: OrderedDict[tuple[Any, ...], _Answer] = OrderedDict()
         self._changes: tuple[int, list[float]] = (-1, [])
+        # Members and help requests by organization and version, for answers computed anew.
+        self.organization_rows = SharedRows()
 
     async def question(self, context: Context, params: Mapping[str, Any]) -> Question | None:
         """The cache key for this request, or None if its answer is not kept.
@@ -95,8 +98,6 @@ class AnswerCache:
             return None
         if not self._clock_fields.isdisjoint(field_names(query, self.max_tokens)):
             return None
-        version, state = await load_versioned_viewer_state(actor.organization_pk, actor.member_id)
-        context.reads.prime_viewer_state(state)
         variables = params.get("variables")
         key = (
             actor.organization_pk,
@@ -106,6 +107,13 @@ class AnswerCache:
             params.get("operationName"),
             orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
         )
+        held = self._answers.get(key)
+        version, state = await load_versioned_viewer_state(
+            actor.organization_pk, actor.member_id, held.version if held else None
+        )
+        if state is not None:
+            context.reads.prime_viewer_state(state)
+        context.reads.share(self.organization_rows, version)
         return Question(key, version, context.release.number, time.time())
 
     def reads_state(self, roots: Collection[str]) -> bool:

@@ -254,10 +254,37 @@ def query_cost_rule(max_cost: int) -> type[ValidationRule]:
     return QueryCostRule
 
 
-def cost_extension(max_cost: int, cache_size: int = 512) -> type[SchemaExtension]:
-    """Development only: the request's cost in the response's `extensions`, computed once per
-    distinct document."""
-    costs: OrderedDict[tuple[str, str | None], int] = OrderedDict()
+class RequestedCost:
+    """Development only: the request's cost for the response's `extensions`, computed once per
+    distinct document and operation."""
+
+    def __init__(self, max_cost: int, cache_size: int = 512) -> None:
+        self._max_cost = max_cost
+        self._cache_size = cache_size
+        self._costs: OrderedDict[tuple[str, str | None], int] = OrderedDict()
+
+    def __call__(
+        self, schema: GraphQLSchema, document: DocumentNode, query: str, operation_name: str | None
+    ) -> dict[str, Any]:
+        """`schema` is always the same one: the cache is per schema."""
+        key = (query, operation_name)
+        cost = self._costs.get(key)
+        if cost is None:
+            found = [
+                cost
+                for operation, cost in operation_costs(schema, document)
+                if operation_name is None
+                or (operation.name and operation.name.value == operation_name)
+            ]
+            cost = max(found, default=0)
+            self._costs[key] = cost
+            if len(self._costs) > self._cache_size:
+                self._costs.popitem(last=False)
+        return {"cost": {"requestedQueryCost": cost, "maximumAvailable": self._max_cost}}
+
+
+def cost_extension(requested: RequestedCost) -> type[SchemaExtension]:
+    """The same figure for strawberry's own execution (subscriptions)."""
 
     class QueryCost(SchemaExtension):
         def get_results(self) -> dict[str, Any]:
@@ -265,19 +292,8 @@ def cost_extension(max_cost: int, cache_size: int = 512) -> type[SchemaExtension
             document = context.graphql_document
             if document is None or context.query is None:
                 return {}
-            key = (context.query, context.operation_name)
-            cost = costs.get(key)
-            if cost is None:
-                found = [
-                    cost
-                    for operation, cost in operation_costs(context.schema._schema, document)
-                    if context.operation_name is None
-                    or (operation.name and operation.name.value == context.operation_name)
-                ]
-                cost = max(found, default=0)
-                costs[key] = cost
-                if len(costs) > cache_size:
-                    costs.popitem(last=False)
-            return {"cost": {"requestedQueryCost": cost, "maximumAvailable": max_cost}}
+            return requested(
+                context.schema._schema, document, context.query, context.operation_name
+            )
 
     return QueryCost

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 import traceback
-import uuid
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -38,8 +38,8 @@ def request_id_of(request: Request) -> str:
     one; the same for the whole request."""
     cached = getattr(request.state, "request_id", None)
     if cached is None:
-        sent = request.headers.get("x-request-id", "")
-        cached = sent if _REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+        sent = request.headers.get("x-request-id")
+        cached = sent if sent and _REQUEST_ID.fullmatch(sent) else secrets.token_hex(16)
         request.state.request_id = cached
     return cached
 
@@ -136,21 +136,27 @@ class MaskUnexpectedErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         request_id = getattr(self.execution_context.context, "request_id", "") or ""
-        original = error.original_error
-        if original is not None and is_connection_failure(original):
-            message, code = UNAVAILABLE_MESSAGE, "SERVICE_UNAVAILABLE"
-        else:
-            message = unexpected_message(request_id) if self.production else error.message
-            code = "INTERNAL_SERVER_ERROR"
-        return GraphQLError(
-            message,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            original_error=original,
-            extensions={"code": code, "requestId": request_id},
-        )
+        return masked(error, request_id, self.production)
+
+
+def masked(error: GraphQLError, request_id: str, production: bool) -> GraphQLError:
+    """An unexpected error as clients see it: a code and the request id (in production, no
+    message of ours); the original exception stays attached."""
+    original = error.original_error
+    if original is not None and is_connection_failure(original):
+        message, code = UNAVAILABLE_MESSAGE, "SERVICE_UNAVAILABLE"
+    else:
+        message = unexpected_message(request_id) if production else error.message
+        code = "INTERNAL_SERVER_ERROR"
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=original,
+        extensions={"code": code, "requestId": request_id},
+    )
 
 
 def is_unexpected(error: GraphQLError) -> bool:

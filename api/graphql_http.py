@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import Iterator, Mapping
@@ -206,6 +207,7 @@ def _wants_ide(request: Request) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _negotiate(accept: str) -> str:
     """The spec's media type when the client names it; JSON for clients that name JSON, a
     wildcard or nothing (as the spec asks, for older clients); refuse anything else."""

@@ -37,10 +37,10 @@ from graphql import (
     get_named_type,
     type_from_ast,
 )
-from graphql.validation import ValidationRule
+from graphql.validation import ASTValidationRule, ValidationRule
 from graphql.validation.validate import ValidationAbortedError
-from strawberry.extensions import ValidationCache
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext, validate_document
 
 from api.settings import Limits
 
@@ -290,33 +290,44 @@ TOO_COMPLEX = (
 )
 
 
-class BoundedValidationCache(ValidationCache):
-    """Strawberry's validation cache, refusing before validation what would make validation
-    itself expensive, and saying clearly why graphql-core gave up ("Validation aborted.")."""
+def validation_errors(
+    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+) -> list[GraphQLError]:
+    """Validation as strawberry runs it (its own rules added to `rules`), refusing first what
+    would make validation itself expensive, and saying clearly why graphql-core gave up
+    ("Validation aborted.")."""
+    problem = repeated_field_problem(document)
+    if problem is not None:
+        return [GraphQLError(problem, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})]
+    errors = validate_document(schema, document, rules)
+    if any(isinstance(error, ValidationAbortedError) for error in errors):
+        return [
+            GraphQLError(TOO_COMPLEX, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
+            if isinstance(error, ValidationAbortedError)
+            else error
+            for error in errors
+        ]
+    return errors
+
+
+class BoundedValidationCache(SchemaExtension):
+    """Validation for strawberry's own execution (subscriptions), each distinct document once
+    (the request path caches its documents itself: api/execution.py)."""
 
     def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
-        self._problems = functools.lru_cache(maxsize)(repeated_field_problem)
+        super().__init__()
+        self._validate = _cached_validation(maxsize)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        problem = (
-            self._problems(context.graphql_document)
-            if context.graphql_document is not None
-            else None
+        assert context.graphql_document is not None
+        context.pre_execution_errors = self._validate(
+            context.schema._schema, context.graphql_document, context.validation_rules
         )
-        if problem is not None:
-            context.pre_execution_errors = [
-                GraphQLError(problem, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
-            ]
-            yield
-            return
-        yield from super().on_validate()
-        errors = context.pre_execution_errors
-        if errors and any(isinstance(error, ValidationAbortedError) for error in errors):
-            context.pre_execution_errors = [
-                GraphQLError(TOO_COMPLEX, extensions={"code": "GRAPHQL_VALIDATION_FAILED"})
-                if isinstance(error, ValidationAbortedError)
-                else error
-                for error in errors
-            ]
+        yield
+
+
+@functools.cache
+def _cached_validation(maxsize: int) -> Any:
+    """One cache per size for the process: an extension is built per operation."""
+    return functools.lru_cache(maxsize)(validation_errors)

@@ -81,6 +81,9 @@ class Metrics:
         )
         self.subscriptions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._operations: set[str] = set()
+        # The labelled series of each (operation, outcome), found once: `labels()` takes a
+        # lock and checks its arguments on every call.
+        self._series: dict[tuple[str | None, str], tuple[Any, Any]] = {}
 
     def operation_label(self, name: str | None) -> str:
         if not name:
@@ -93,9 +96,14 @@ class Metrics:
         return name
 
     def observe(self, operation: str | None, outcome: str, seconds: float) -> None:
-        label = self.operation_label(operation)
-        self.requests.labels(label, outcome).inc()
-        self.latency.labels(label).observe(seconds)
+        series = self._series.get((operation, outcome))
+        if series is None:
+            label = self.operation_label(operation)
+            series = (self.requests.labels(label, outcome), self.latency.labels(label))
+            if len(self._series) < 4 * MAX_OPERATION_LABELS:
+                self._series[(operation, outcome)] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def answer_cache_lookup(self, hit: bool) -> None:
         self.answer_cache.labels("hit" if hit else "miss").inc()
@@ -291,10 +299,19 @@ def configure_logging(production: bool, stream: Any = None) -> None:
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # No formatter of ours prints the caller, thread or process: not looking them up makes
+    # each record (one a request) cheaper.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
+    # No access log line: the request line above replaces it. Uvicorn decides per connection
+    # whether to prepare one (client address, quoted path) by asking whether its logger has
+    # handlers, so it must have none, not even through the root logger's.
+    access = logging.getLogger("uvicorn.access")
+    access.disabled = True
+    access.propagate = False
     for noisy in ("tortoise", "aiosqlite", "asyncpg"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

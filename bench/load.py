@@ -45,8 +45,10 @@ def run_wrk(
     steps: tuple[str, ...] = (),
     key_prefix: str = "k",
     start: int = 0,
+    bodies: Path | None = None,
 ) -> dict[str, Any]:
-    """One timed run: requests/s and latency percentiles in milliseconds."""
+    """One timed run: requests/s and latency percentiles in milliseconds. With `bodies` (one
+    a line), each request sends the next of them and no token."""
     env = {
         **os.environ,
         "BENCH_TOKENS": str(tokens),
@@ -56,6 +58,8 @@ def run_wrk(
         "BENCH_THREADS": str(THREADS),
         "BENCH_START": str(start),
     }
+    if bodies is not None:
+        env["BENCH_BODIES"] = str(bodies)
     command = [wrk, "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds:g}s"]
     command += ["--timeout", "10s", "-s", str(LUA), url]
     done = subprocess.run(  # noqa: S603 - our own arguments

@@ -23,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 
 from api.content.store import publish
 from api.db import open_database, using
-from bench import insight, machine, report
+from bench import insight, machine, peer, report
 from bench.load import CONNECTIONS, THREADS, LoadError, ensure_wrk, run_wrk
 from bench.receiver import webhook_endpoint
-from bench.scenarios import Scenario, scenarios
+from bench.scenarios import Scenario, problems, scenarios
 from bench.seed import seed
-from bench.server import Server, seconds_until_release, start_server, wait_ready
+from bench.server import Server, seconds_until_release, start_floor, start_server, wait_ready
 from bench.sqlcount import sql_per_request
 from bench.stage import (
     CONTENT_ITEM,
@@ -65,13 +66,17 @@ class Dataset:
     pools: Pools
     seeded: dict[str, Any]
     sql: dict[str, float]
+    checklists: Path  # the peer's request bodies, one reader of the read pool a line
     server: Server | None = None
+    # The floor and the peer, serving alongside Heed (scenarios name them in `server`).
+    others: dict[str, Server] = field(default_factory=dict)
     written: int = 0
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 async def prepare(plan: Plan, size: str, orgs: int, cases: list[Scenario]) -> Dataset:
-    """Seed, count SQL in-process, then serve and warm the members the load will use."""
+    """Seed, count SQL in-process, then serve (Heed, the floor, the peer) and warm the members
+    the load will use."""
     say(f"{size}: seeding {orgs:,} organizations")
     conn = await asyncpg.connect(plan.database_url)
     try:
@@ -80,36 +85,73 @@ async def prepare(plan: Plan, size: str, orgs: int, cases: list[Scenario]) -> Da
         await conn.close()
     say(f"{size}: seeded {seeded}")
     pools = member_pools(plan, size, orgs)
+    ours = [case for case in cases if case.server == "heed"]
     sql = await sql_per_request(
-        plan.server_env, cases, pools.read[:SQL_SAMPLES], pools.sql_write, plan.steps, size
+        plan.server_env, ours, pools.read[:SQL_SAMPLES], pools.sql_write, plan.steps, size
     )
     say(f"{size}: SQL statements per request {sql}")
-    dataset = Dataset(size, orgs, plan, pools, seeded, sql)
+    checklists = plan.work / f"{size}-checklists.jsonl"
+    checklists.write_bytes(b"\n".join(peer.checklist_bodies(orgs, READ_POOL)) + b"\n")
+    dataset = Dataset(size, orgs, plan, pools, seeded, sql, checklists)
     dataset.server = start_server(plan.server_env, plan.work / f"server-{size}.log")
+    dataset.others["floor"] = start_floor(plan.server_env, plan.work / f"floor-{size}.log")
+    assert plan.postgraphile is not None
+    dataset.others["peer"] = peer.start_peer(
+        plan.postgraphile, plan.database_url, plan.work / f"peer-{size}.log"
+    )
     await wait_ready(dataset.server)
+    await wait_ready(dataset.others["floor"])
+    await wait_ready(dataset.others["peer"], probe=b'{"query": "{ __typename }"}')
     await warm_members(dataset.server, pools.read + pools.write)
-    await check_answers(dataset.server, [c for c in cases if not c.writes], pools.read[0], "")
+    await check_answers(dataset.server, [c for c in ours if not c.writes], pools.read[0], "")
+    await check_reference_answers(dataset, [c for c in cases if c.server != "heed"])
     say(f"{size}: serving on {dataset.server.url}, {len(pools.read + pools.write)} members seen")
     return dataset
 
 
+async def check_reference_answers(dataset: Dataset, cases: list[Scenario]) -> None:
+    """One request to the floor and one to the peer: a broken answer stops the run."""
+    first = dataset.checklists.read_bytes().split(b"\n", 1)[0]
+    async with httpx.AsyncClient(timeout=30) as client:
+        for case in cases:
+            body = first if case.server == "peer" else case.body()
+            response = await client.post(
+                f"{dataset.others[case.server].url}/graphql",
+                content=body,
+                headers={"Content-Type": "application/json"},
+            )
+            wrong = problems(case.name, response.json())
+            if wrong:
+                raise RuntimeError("; ".join(wrong))
+
+
 async def measure(dataset: Dataset, case: Scenario, seconds: float, warm_seconds: float) -> None:
-    plan, server = dataset.plan, dataset.server
+    plan = dataset.plan
+    server = dataset.server if case.server == "heed" else dataset.others[case.server]
     assert server is not None
     body = plan.work / f"{case.name}.json"
     body.write_bytes(case.body())
     url = f"{server.url}/graphql"
     prefix = f"{dataset.size}-{case.name}-{uuid.uuid4().hex[:8]}"
+    bodies = dataset.checklists if case.server == "peer" else None
     if case.writes:  # no warm-up: every write request uses up a member's next step
         tokens, start = dataset.pools.write_file, dataset.written
     else:
         tokens, start = dataset.pools.read_file, 0
         if case.seen_before:
             await warm_members(server, dataset.pools.read, case.body())
-        run_wrk(plan.wrk, url, tokens, body, warm_seconds, key_prefix=prefix + "w")
+        run_wrk(plan.wrk, url, tokens, body, warm_seconds, key_prefix=prefix + "w", bodies=bodies)
     async with webhook_endpoint(plan.server_env, case.webhook) as receiver:
         result = run_wrk(
-            plan.wrk, url, tokens, body, seconds, steps=plan.steps, key_prefix=prefix, start=start
+            plan.wrk,
+            url,
+            tokens,
+            body,
+            seconds,
+            steps=plan.steps,
+            key_prefix=prefix,
+            start=start,
+            bodies=bodies,
         )
     if receiver is not None:
         result["webhooks_received"] = receiver.received
@@ -124,7 +166,7 @@ def figures(dataset: Dataset) -> dict[str, Any]:
     scenarios_out = {}
     for name, runs in dataset.runs.items():
         best = dict(max(runs, key=lambda run: run["rps"]))
-        best["sql_per_request"] = dataset.sql[name]
+        best["sql_per_request"] = dataset.sql.get(name)
         best["rounds_rps"] = [run["rps"] for run in runs]
         scenarios_out[name] = best
     report.add_ratios(scenarios_out)
@@ -173,13 +215,16 @@ async def run_load(plan: Plan, large_url: str, rounds: int, result: dict[str, An
         result["rss_after_swap_mb"] = large.server.rss_mb()
     finally:
         for dataset in datasets:
-            if dataset.server is not None:
-                dataset.server.stop()
+            for server in [dataset.server, *dataset.others.values()]:
+                if server is not None:
+                    server.stop()
 
 
 async def bench(quick: bool) -> dict[str, Any]:
     began = time.perf_counter()
     wrk = ensure_wrk()
+    say("installing the peer, PostGraphile 4 (npm ci in bench/peer)")
+    postgraphile = peer.ensure_installed()
     with tempfile.TemporaryDirectory(prefix="heed-bench-") as tmp:
         work = Path(tmp)
         say(f"content build: {SYNTHETIC_ITEMS} synthetic articles")
@@ -197,11 +242,13 @@ async def bench(quick: bool) -> dict[str, Any]:
                 user_flow=next(f for f in flows if f.scoped("user")),
                 seconds=3 if quick else 8,
                 warm_seconds=1,
+                postgraphile=postgraphile,
             )
             say("migrating and publishing the demo pack + synthetic articles")
             published = await migrate_and_publish(plan)
             say(f"published {published}")
             result: dict[str, Any] = machine.describe(f"PostgreSQL {version}", wrk)
+            result["peer"] = {"server": "PostGraphile 4.14.1", "node": peer.node_version()}
             rounds = 1 if quick else 2
             result |= {
                 "quick": quick,
@@ -232,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = asyncio.run(bench(args.quick))
-    except (LoadError, OSError, asyncpg.PostgresError, RuntimeError) as exc:
+    except (LoadError, peer.PeerUnavailable, OSError, asyncpg.PostgresError, RuntimeError) as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
     json_path, md_path = report.write(result, args.output)

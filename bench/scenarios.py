@@ -24,6 +24,18 @@ STEP_CHANGE = (
     f"mutation Complete($input: StepInput!) {{ completeStep{_STEP_ANSWER} }}"
     f" mutation Reopen($input: StepInput!) {{ reopenStep{_STEP_ANSWER} }}"
 )
+# What a team gets from PostGraphile 4 pointed at Heed's tables (bench/peer.py): the member,
+# their organization, and the organization's and the member's step-state rows.
+CHECKLIST = (
+    "query Checklist($org: String!, $member: String!) {"
+    " organizationByExternalId(externalId: $org) { id externalId name"
+    " membersByOrganizationId(condition: {externalId: $member}) {"
+    " nodes { id externalId name email locale roles } }"
+    ' organizationSteps: stepStatesByOrganizationId(condition: {memberKey: ""}) {'
+    " nodes { flowId stepId state at assigneeId } }"
+    " memberSteps: stepStatesByOrganizationId(condition: {memberKey: $member}) {"
+    " nodes { flowId stepId state at } } } }"
+)
 KEY = "__KEY__"
 STEP = "__STEP__"
 OPERATION = "__OP__"
@@ -39,6 +51,8 @@ class Scenario:
     # what changed since (the write scenarios' organizations) is computed again.
     seen_before: bool = False
     webhook: bool = False  # one endpoint subscribed to the step events while it runs
+    # Who answers: Heed, the floor (a bare Starlette endpoint) or the peer (PostGraphile 4).
+    server: str = "heed"
 
     def body(self, key: str = KEY, step: str = STEP, operation: str = OPERATION) -> bytes:
         """The JSON body; write scenarios get their idempotency key, step and operation
@@ -51,9 +65,12 @@ class Scenario:
 
 
 def scenarios(user_flow: str, content_item: str) -> list[Scenario]:
-    """Typename first: the others are reported as fractions of it."""
+    """Typename first: the others are reported as fractions of it, of the floor and of the
+    peer (both measured in the same rounds)."""
     return [
         Scenario("typename", "{ __typename }"),
+        Scenario("floor", "{ __typename }", server="floor"),
+        Scenario("peer", CHECKLIST, server="peer"),
         Scenario("home", HOME, seen_before=True),
         # The same query with a fresh variable per request: never answered from the cache,
         # so what a first page load (or one after a write) costs.
@@ -94,6 +111,8 @@ def problems(name: str, payload: dict[str, Any]) -> list[str]:
     checks = {
         "home": lambda: bool(data["flows"]) and bool(data["flows"][0]["steps"]),
         "home_uncached": lambda: bool(data["flows"]) and bool(data["flows"][0]["steps"]),
+        "floor": lambda: data == {"__typename": "Query"},
+        "peer": lambda: bool(data["organizationByExternalId"]["membersByOrganizationId"]["nodes"]),
         "help": lambda: bool(data["help"]),
         "search": lambda: bool(data["searchHelp"]),
         "content_item": lambda: bool(data["contentItem"]["bodyHtml"]),

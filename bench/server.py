@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
@@ -66,29 +66,45 @@ class Server:
         self.log.close()
 
 
-def start_server(env: dict[str, str], log_path: Path) -> Server:
-    port = free_port()
+def start_process(command: list[str], env: dict[str, str], log_path: Path, port: int) -> Server:
+    """A server process listening on `port`, its output in `log_path`."""
     log = log_path.open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own command
-        [*_heed_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
     return Server(process, port, log)
 
 
-async def wait_ready(server: Server, limit_s: float = 90) -> dict[str, Any]:
-    """Poll /readyz until the server answers 200; fail early if it exits."""
+def start_server(env: dict[str, str], log_path: Path) -> Server:
+    port = free_port()
+    command = [*_heed_command(), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    return start_process(command, env, log_path, port)
+
+
+def start_floor(env: dict[str, str], log_path: Path) -> Server:
+    """The bare Starlette endpoint (bench/floor.py) under `heed serve`'s uvicorn settings."""
+    port = free_port()
+    return start_process([sys.executable, "-m", "bench.floor", str(port)], env, log_path, port)
+
+
+async def wait_ready(server: Server, limit_s: float = 90, probe: bytes | None = None) -> None:
+    """Poll until the server answers 200 (/readyz, or a POST of `probe` to /graphql); fail
+    early if it exits."""
     deadline = time.monotonic() + limit_s
+    headers = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(timeout=2) as client:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({server.process.returncode}): see log")
             try:
-                response = await client.get(f"{server.url}/readyz")
+                if probe is None:
+                    response = await client.get(f"{server.url}/readyz")
+                else:
+                    response = await client.post(
+                        f"{server.url}/graphql", content=probe, headers=headers
+                    )
                 if response.status_code == 200:
-                    return dict(response.json())
+                    return
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.1)

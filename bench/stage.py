@@ -49,6 +49,7 @@ class Plan:
     user_flow: FlowPlan
     seconds: float = 10
     warm_seconds: float = 2
+    postgraphile: Path | None = None  # the peer's command (bench/peer.py), when it runs
 
     @property
     def pack(self) -> Path:

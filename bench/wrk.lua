@@ -1,7 +1,9 @@
 -- Heed bench: POST one scenario's body with tokens spread over many members.
 -- Environment: BENCH_TOKENS (file, one token a line), BENCH_BODY (file; __KEY__, __STEP__ and
--- __OP__ are replaced per request when present), BENCH_STEPS (comma list), BENCH_KEY_PREFIX,
--- BENCH_START (requests already sent with this token list, so a later run continues).
+-- __OP__ are replaced per request when present), or instead BENCH_BODIES (file, one body a
+-- line, sent without a token: the peer's requests, one member each), BENCH_STEPS (comma
+-- list), BENCH_KEY_PREFIX, BENCH_START (requests already sent with this token list, so a later
+-- run continues).
 -- Each thread walks its own stride of the token list, so threads never share a member at once;
 -- for keyed bodies, each pass over the list moves on to the next step, and once every step
 -- is done the passes reopen them in the same order (Complete, then Reopen, then Complete...).
@@ -23,6 +25,18 @@ local function lines(path)
 end
 
 function init(args)
+  headers = {}
+  headers["Content-Type"] = "application/json"
+  headers["Accept"] = "application/graphql-response+json"
+  prepared = {}
+  local bodies = os.getenv("BENCH_BODIES")
+  if bodies then
+    tokens = lines(bodies)
+    for i, one in ipairs(tokens) do prepared[i] = wrk.format("POST", "/graphql", headers, one) end
+    keyed = false
+    start, nthreads = 0, tonumber(os.getenv("BENCH_THREADS") or "1")
+    return
+  end
   tokens = lines(os.getenv("BENCH_TOKENS"))
   local f = assert(io.open(os.getenv("BENCH_BODY"), "r"))
   body = f:read("*a")
@@ -33,10 +47,6 @@ function init(args)
   prefix = (os.getenv("BENCH_KEY_PREFIX") or "k") .. "-" .. tid .. "-"
   nthreads = tonumber(os.getenv("BENCH_THREADS") or "1")
   start = tonumber(os.getenv("BENCH_START") or "0")
-  headers = {}
-  headers["Content-Type"] = "application/json"
-  headers["Accept"] = "application/graphql-response+json"
-  prepared = {}
   if not keyed then
     for i, token in ipairs(tokens) do
       headers["Authorization"] = "Bearer " .. token

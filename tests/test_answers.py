@@ -42,6 +42,28 @@ async def test_an_unchanged_answer_costs_one_statement(
     assert "state_version" in sql_counter.statements[0]
 
 
+async def test_teammates_reuse_the_organization_rows_read_at_the_same_version(
+    client: httpx.AsyncClient, settings: Settings, sql_counter: SQLCounter
+) -> None:
+    team = Team("shared")
+    ann, bob = team.add("ann", "admin"), team.add("bob", "billing")
+    for member in (ann, bob):
+        await graphql(client, "{ __typename }", member)  # first sight: both are members
+    await graphql(client, HOME, ann)  # members and help requests read at this version
+    sql_counter.statements.clear()
+    bob_home = await graphql(client, HOME, bob)
+    assert len(sql_counter.statements) == 1, sql_counter.statements
+    async with running_app(settings) as (_, other_worker):
+        assert bob_home == await graphql(other_worker, HOME, bob)  # field for field
+        help_input = {"flowId": "reception-setup", "stepId": "add-card", "memberId": "bob"}
+        asked = await graphql(other_worker, REQUEST_HELP, ann, {"input": help_input})
+        assert not asked["data"]["requestHelp"]["userErrors"], asked
+    sql_counter.statements.clear()
+    after = await graphql(client, HOME, bob)  # a new version: everything is read again
+    assert len(sql_counter.statements) == 3, sql_counter.statements
+    assert len(after["data"]["viewer"]["helpRequests"]) == 1
+
+
 async def test_own_write_shows_at_once(client: httpx.AsyncClient) -> None:
     team = Team("own")
     ann = team.add("ann", "admin")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import httpx
 import jwt
 import pytest
 from starlette.applications import Starlette
 
+from api.auth import AuthError, principal_from_claims, principal_from_token
 from api.db.models import Member, Organization
 from api.members import MemberRegistry
+from api.settings import Settings
 from tests.conftest import TEST_ADMIN_KEY, TEST_SECRET, SQLCounter, auth, graphql, unique
 
 VIEWER = "{ viewer { member { id name email locale roles } organization { id name } roles } }"
@@ -141,3 +144,41 @@ async def test_admin_key_authenticates_but_is_not_a_member(client: httpx.AsyncCl
     body = response.json()
     assert body["data"] is None
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_verified_token_is_remembered_until_exp_and_never_across_a_key_rotation(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import api.auth
+
+    key = unique("rotation-test-secret-") * 2
+    before = replace(settings, jwt_secret=key, jwt_public_key=None, jwt_leeway_seconds=0)
+    rotated = replace(before, jwt_secret=key + "-rotated")
+    now = time.time()
+    token = signed(valid_claims(exp=int(now) + 30), key)
+    decodes: list[str] = []
+    decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append("decode") or decode(*a, **k))
+
+    first = principal_from_token(token, before)
+    assert principal_from_token(token, before) is first  # verified once
+    assert decodes == ["decode"]
+    with pytest.raises(AuthError, match="signature"):
+        principal_from_token(token, rotated)  # the old key's entry is not found
+    assert decodes == ["decode", "decode"]
+    # Past `exp` the entry is not used: the token is verified again (PyJWT reads its own
+    # clock, so here it still verifies; an expired token's refusal is tested above).
+    monkeypatch.setattr(api.auth.time, "time", lambda: now + 31)
+    principal_from_token(token, before)
+    assert decodes == ["decode", "decode", "decode"]
+
+
+def test_the_verified_token_cache_is_bounded() -> None:
+    from api.auth import VerifiedTokens
+
+    cache = VerifiedTokens(2)
+    principal = principal_from_claims({"org": "acme", "sub": "ann"})
+    for token in ("a", "b", "c"):
+        cache.put(token, (), principal, time.time() + 60)
+    assert cache.get("a", ()) is None
+    assert cache.get("c", ()) is principal

@@ -46,12 +46,15 @@ def test_report_computes_ratios_targets_and_table() -> None:
     scenarios = {
         name: {"rps": rps, "p50_ms": 2.0, "p99_ms": 9.0, "sql_per_request": sql}
         for name, rps, sql in [
+            ("floor", 2000.0, None),
+            ("peer", 250.0, None),
             ("typename", 1000.0, 0),
-            ("home", 200.0, 3),
+            ("home", 950.0, 1),
+            ("home_uncached", 200.0, 3),
             ("help", 600.0, 0),
             ("search", 300.0, 0),
             ("content_item", 400.0, 1),
-            ("complete_step", 120.0, 9),
+            ("complete_step", 320.0, 3),
         ]
     }
     report.add_ratios(scenarios)
@@ -62,10 +65,16 @@ def test_report_computes_ratios_targets_and_table() -> None:
     }
     result["targets"] = report.targets(result)
     missed = {t["target"] for t in result["targets"] if not t["met"]}
-    assert scenarios["home"]["ratio"] == 0.2
-    assert missed == {"small content_item ratio", "small content_item SQL"}
+    assert scenarios["home_uncached"]["ratio"] == 0.2
+    assert missed == {
+        "small content_item ratio",
+        "small content_item SQL",
+        "small home_uncached ratio",
+        "small home_uncached ratio to the peer",
+    }
     table = report.markdown(result)
-    assert "| small (10 orgs) | home | 200 | 2.0 | 9.0 | 3 | 0.20 |" in table
+    assert "| small (10 orgs) | home_uncached | 200 | 2.0 | 9.0 | 3 | 0.20 | 0.10 | 0.80 |" in table
+    assert "| small (10 orgs) | peer | 250 | 2.0 | 9.0 | - | 0.25 | 0.12 | 1.00 |" in table
 
 
 async def test_seeded_members_match_their_tokens(

@@ -13,6 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.context import TortoiseContext, _current_context
 from tortoise.migrations.autodetector import MigrationAutodetector
 from tortoise.migrations.executor import MigrationExecutor
@@ -64,8 +65,12 @@ def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str
     default of 5 queues concurrent requests behind each other's transactions)."""
     if pool_size and is_postgres(database_url) and "maxsize=" not in database_url:
         database_url += ("&" if "?" in database_url else "?") + f"maxsize={pool_size}"
+    connection: str | dict[str, Any] = database_url
+    if is_postgres(database_url):
+        connection = expand_db_url(database_url)
+        connection["credentials"]["reset"] = keep_session
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": connection},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],
@@ -76,6 +81,13 @@ def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str
         "use_tz": True,
         "timezone": "UTC",
     }
+
+
+async def keep_session(connection: Any) -> None:
+    """How a connection goes back to the pool. asyncpg has already rolled back a transaction
+    left open and dropped listeners; its default would also send a reset query (advisory
+    locks, cursors, LISTEN, settings), one more round trip after every statement. Heed keeps
+    none of these on pooled connections (LISTEN has its own connection), so none is sent."""
 
 
 def is_postgres(database_url: str) -> bool:

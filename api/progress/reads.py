@@ -2,12 +2,14 @@
 ask for it, so a query's statement count is bounded by its shape, never by the data.
 
 Made fresh for every request (and again after a change), so a member always reads their own
-writes.
+writes. A request that read its organization's state version (`share`) also reuses the
+organization's members and help requests another request read at the same version.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -23,6 +25,34 @@ from api.progress.store import (
 )
 
 T = TypeVar("T")
+ORGANIZATIONS_SHARED = 4096  # organizations whose rows one worker keeps
+
+
+class SharedRows:
+    """Organization-wide rows (members, help requests) by the organization's state version,
+    shared by one worker's requests. Every write to them bumps the version in the same
+    transaction, and a state-reading request reads the version first: rows kept under the
+    version it read are what another read would return. The least recently used
+    organizations go first."""
+
+    def __init__(self, size: int = ORGANIZATIONS_SHARED) -> None:
+        self._size = size
+        self._rows: OrderedDict[int, tuple[int, dict[str, Any]]] = OrderedDict()
+
+    def get(self, organization_pk: int, version: int) -> dict[str, Any]:
+        """The rows kept for this version (a dict to fill when there are none yet)."""
+        found = self._rows.get(organization_pk)
+        if found is not None and found[0] == version:
+            self._rows.move_to_end(organization_pk)
+            return found[1]
+        if found is not None and found[0] > version:
+            return {}  # a request that read an older version: never replaces newer rows
+        rows: dict[str, Any] = {}
+        self._rows[organization_pk] = (version, rows)
+        self._rows.move_to_end(organization_pk)
+        if len(self._rows) > self._size:
+            self._rows.popitem(last=False)
+        return rows
 
 
 class Reads:
@@ -30,9 +60,26 @@ class Reads:
         self.actor = actor
         self._results: dict[str, Any] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._shared: dict[str, Any] = {}
+        self._deferred: dict[str, Callable[[], Any]] = {}
+
+    def share(self, rows: SharedRows, version: int) -> None:
+        """The request read the organization at `version`: its members and help requests
+        come from (and go to) the rows kept for that version."""
+        self._shared = rows.get(self.actor.organization_pk, version)
+
+    async def _organization_wide(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
+        shared = self._shared
+        if name in shared:
+            return shared[name]  # type: ignore[no-any-return]
+        value = await self.once(name, load)
+        shared[name] = value
+        return value
 
     async def once(self, name: str, load: Callable[[], Awaitable[T]]) -> T:
         """Run `load` the first time `name` is asked for in this request; reuse after."""
+        if name in self._deferred:
+            self._results[name] = self._deferred.pop(name)()
         if name not in self._results:
             async with self._locks.setdefault(name, asyncio.Lock()):
                 if name not in self._results:
@@ -43,9 +90,10 @@ class Reads:
         """Something the request already read: not read again."""
         self._results[name] = value
 
-    def prime_viewer_state(self, state: ViewerState) -> None:
-        """State the request already read (with the organization's version)."""
-        self.prime("state", state)
+    def prime_viewer_state(self, build: Callable[[], ViewerState]) -> None:
+        """State the request already read (with the organization's version), built from its
+        rows when first asked for."""
+        self._deferred["state"] = build
 
     async def viewer_state(self) -> ViewerState:
         actor = self.actor
@@ -54,7 +102,9 @@ class Reads:
         )
 
     async def members(self) -> list[MemberRow]:
-        return await self.once("members", lambda: load_members(self.actor.organization_pk))
+        return await self._organization_wide(
+            "members", lambda: load_members(self.actor.organization_pk)
+        )
 
     async def members_by_pk(self) -> dict[int, MemberRow]:
         return {member.pk: member for member in await self.members()}
@@ -66,6 +116,6 @@ class Reads:
         )
 
     async def help_requests(self) -> list[HelpRequestRow]:
-        return await self.once(
+        return await self._organization_wide(
             "help_requests", lambda: load_help_requests(self.actor.organization_pk)
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -204,10 +204,14 @@ _MEMBERS_SQL = (
     "SELECT id, external_id, name, email, locale, roles FROM member"
     " WHERE organization_id = $1 ORDER BY id"
 )
+# The version row, then the viewer's state rows, unless the version is the one the caller
+# holds an answer for ($3): Postgres then skips the state (a one-time filter).
 _VERSIONED_STATE_SQL = (
-    f"SELECT o.state_version, {', '.join('s.' + column for column in STATE_COLUMNS)}"  # noqa: S608
-    " FROM organization o LEFT JOIN step_state s ON s.organization_id = o.id"
-    " AND s.member_key IN ('', $2) WHERE o.id = $1"
+    f"SELECT state_version, {', '.join('NULL' for _ in STATE_COLUMNS)}"  # noqa: S608
+    " FROM organization WHERE id = $1"
+    f" UNION ALL SELECT NULL, {', '.join(STATE_COLUMNS)} FROM step_state"
+    " WHERE organization_id = $1 AND member_key IN ('', $2)"
+    " AND (SELECT state_version FROM organization WHERE id = $1) <> $3"
 )
 _LOCK_SQL = (
     "UPDATE organization SET state_version = state_version + 1 WHERE id = $1"
@@ -304,19 +308,25 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
 
 
 async def load_versioned_viewer_state(
-    organization_pk: int, member_key: str
-) -> tuple[int, ViewerState]:
+    organization_pk: int, member_key: str, held_version: int | None = None
+) -> tuple[int, Callable[[], ViewerState] | None]:
     """The organization's state version and the viewer's state, read in one statement.
 
     One snapshot for both, so the state is exactly the version's: an answer computed from it
-    may be cached under that version. A request that finds its answer cached spends only
-    this statement.
+    may be cached under that version. The state comes as a function that builds it from the
+    rows, and not at all (None) when the version is `held_version`, the one of an answer the
+    caller already holds: a request answered from the cache reads one row.
     """
-    rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key])
-    if not rows:
+    held = -1 if held_version is None else held_version  # versions start at 0
+    rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key, held])
+    versions = [row[0] for row in rows if row[0] is not None]
+    if not versions:
         raise LookupError(f"organization {organization_pk} does not exist")
-    version = int(rows[0][0])
-    return version, viewer_state(_state_row(row[1:]) for row in rows if row[1] is not None)
+    version = int(versions[0])
+    if version == held_version:
+        return version, None
+    states = [row[1:] for row in rows if row[0] is None]
+    return version, lambda: viewer_state(_state_row(row) for row in states)
 
 
 async def load_members(organization_pk: int) -> list[MemberRow]:

@@ -1,0 +1,273 @@
+"""Queries and mutations run through graphql-core, each distinct document parsed and validated
+once; strawberry defines the schema.
+
+Strawberry's own `execute` builds its extension runner, every extension and their hook
+wrappers on every request (about 65 µs before anything is resolved). Heed's extensions always
+do the same fixed things (a token limit on parsing, validation rules, unexpected errors
+masked, the cost in development), so the request path does them here directly, the parse and
+validation once per distinct document text. Subscriptions still go through strawberry's
+machinery, with the same pieces as extensions (schema/__init__.py).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    GraphQLEnumType,
+    GraphQLError,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    Undefined,
+    execute,
+    parse,
+)
+from graphql.pyutils import Path, gather_with_cancel
+from graphql.validation import ASTValidationRule
+from strawberry.exceptions import MissingQueryError
+from strawberry.execution import optimized_is_awaitable
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+from strawberry.utils.operation import get_operation_type
+
+from api.faults import is_unexpected, masked
+from api.limits import validation_errors
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document as parsing and validation left it: `errors` empty when it may run."""
+
+    document: DocumentNode | None
+    errors: list[GraphQLError]
+
+
+class Documents:
+    """Parsed and validated documents by their text, the least recently used evicted."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        rules: tuple[type[ASTValidationRule], ...],
+        max_tokens: int,
+        size: int,
+    ) -> None:
+        self._schema = schema
+        self._rules = rules
+        self._max_tokens = max_tokens
+        self._size = size
+        self._prepared: OrderedDict[str, Prepared] = OrderedDict()
+
+    def get(self, query: str) -> Prepared:
+        found = self._prepared.get(query)
+        if found is not None:
+            self._prepared.move_to_end(query)
+            return found
+        found = self._prepare(query)
+        self._prepared[query] = found
+        if len(self._prepared) > self._size:
+            self._prepared.popitem(last=False)
+        return found
+
+    def _prepare(self, query: str) -> Prepared:
+        try:
+            document = parse(query, max_tokens=self._max_tokens)
+        except GraphQLError as error:
+            return Prepared(None, [error])
+        except Exception as error:
+            return Prepared(None, [GraphQLError(str(error), original_error=error)])
+        return Prepared(document, validation_errors(self._schema, document, self._rules))
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What every operation of one schema runs with."""
+
+    schema: GraphQLSchema
+    documents: Documents
+    executor_class: type[Any]
+    production: bool
+    report: Callable[[Sequence[GraphQLError], str], None]  # logs what is the server's fault
+    # Development: the response's `extensions` (the cost) for a parsed document.
+    extensions: Callable[[GraphQLSchema, DocumentNode, str, str | None], dict[str, Any]] | None = (
+        None
+    )
+
+    async def run(
+        self,
+        query: str | None,
+        variables: dict[str, Any] | None,
+        context: Any,
+        root: Any,
+        operation_name: str | None,
+        allowed: Iterable[OperationType],
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """As strawberry's `Schema.execute`: MissingQueryError, CannotGetOperationTypeError
+        and InvalidOperationTypeError are raised, any other failure is in the result."""
+        if not query:
+            raise MissingQueryError
+        request_id: str = getattr(context, "request_id", "") or ""
+        prepared = self.documents.get(query)
+        document = prepared.document
+        if document is None:
+            return self._failed(prepared.errors, request_id, None)
+        try:
+            operation_type = get_operation_type(document, operation_name)
+        except RuntimeError as error:
+            raise CannotGetOperationTypeError(operation_name) from error
+        if operation_type not in allowed:
+            raise InvalidOperationTypeError(operation_type)
+        extensions = (
+            self.extensions(self.schema, document, query, operation_name)
+            if self.extensions
+            else None
+        )
+        if prepared.errors:
+            return self._failed(prepared.errors, request_id, extensions)
+        try:
+            result = execute(
+                self.schema,
+                document,
+                root_value=root,
+                context_value=context,
+                variable_values=variables,
+                operation_name=operation_name,
+                is_awaitable=optimized_is_awaitable,
+                executor_class=self.executor_class,
+                operation_extensions=operation_extensions,
+            )
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as error:
+            wrapped = (
+                error
+                if isinstance(error, GraphQLError)
+                else GraphQLError(str(error), original_error=error)
+            )
+            return self._failed([wrapped], request_id, extensions)
+        errors = result.errors
+        if errors:
+            self.report(errors, request_id)
+            errors = self._masked(errors, request_id)
+        return ExecutionResult(data=result.data, errors=errors, extensions=extensions)
+
+    def _failed(
+        self, errors: list[GraphQLError], request_id: str, extensions: dict[str, Any] | None
+    ) -> PreExecutionError:
+        self.report(errors, request_id)
+        return PreExecutionError(
+            data=None, errors=self._masked(errors, request_id), extensions=extensions
+        )
+
+    def _masked(self, errors: Sequence[GraphQLError], request_id: str) -> list[GraphQLError]:
+        return [
+            masked(error, request_id, self.production) if is_unexpected(error) else error
+            for error in errors
+        ]
+
+
+# A leaf field strawberry resolves by reading an attribute: (attribute, type, nullable).
+PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
+
+
+def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
+    """Every field, by (object type, field), whose value is an attribute of its source and a
+    scalar or enum: no resolver, no permission, no argument, nothing below it."""
+    found: dict[tuple[str, str], PlainLeaf] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get("strawberry-definition")
+            if definition is None or not getattr(field.resolve, "_is_default", False) or field.args:
+                continue
+            nullable = not isinstance(field.type, GraphQLNonNull)
+            leaf = field.type if nullable else field.type.of_type
+            if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+                found[(type_name, name)] = (definition.python_name, leaf, nullable)
+    return found
+
+
+def lean_executor(base: type[Any], schema: GraphQLSchema) -> type[Any]:
+    """`base` answering plain leaf fields (most fields of a large answer) by reading the
+    attribute and serializing it, without the path, resolve info, argument and completion
+    steps graphql-core takes for every field. Anything unusual (a null in a non-null field, a
+    value the type refuses, an error) goes the general way, which reports it as before."""
+    plain = plain_leaves(schema)
+
+    class LeanExecutor(base):  # type: ignore[misc, valid-type]
+        def plain_value(self, parent_type: GraphQLObjectType, source: Any, fields: Any) -> Any:
+            """The field's serialized value when it is a plain leaf and nothing about it is
+            unusual; Undefined otherwise (the general way then runs and reports it)."""
+            leaf = plain.get((parent_type.name, fields[0].node.name.value))
+            if leaf is None:
+                return Undefined
+            attribute, leaf_type, nullable = leaf
+            try:
+                value = getattr(source, attribute)
+                if value is None:
+                    return None if nullable else Undefined
+                serialized = leaf_type.serialize(value)
+            except Exception:
+                return Undefined
+            return Undefined if serialized is None else serialized
+
+        def execute_fields(
+            self,
+            parent_type: GraphQLObjectType,
+            source_value: Any,
+            path: Any,
+            grouped_field_set: Any,
+            position_context: Any,
+        ) -> Any:
+            """graphql-core's `execute_fields`, with plain leaves answered in place (no path,
+            resolve info or awaitable check for them)."""
+            results: dict[str, Any] = {}
+            is_awaitable = self.is_awaitable
+            awaitable_fields: list[str] = []
+            try:
+                for response_name, field_details_list in grouped_field_set.items():
+                    result = self.plain_value(parent_type, source_value, field_details_list)
+                    if result is not Undefined:
+                        results[response_name] = result
+                        continue
+                    result = self.execute_field(
+                        parent_type,
+                        source_value,
+                        field_details_list,
+                        Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
+                    if result is not Undefined:
+                        results[response_name] = result
+                        if is_awaitable(result):
+                            awaitable_fields.append(response_name)
+            except Exception:
+                if awaitable_fields:
+                    self.settle_in_background([results[name] for name in awaitable_fields])
+                raise
+            if not awaitable_fields:
+                return results
+            return _awaited(results, awaitable_fields)
+
+    return LeanExecutor
+
+
+async def _awaited(results: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """`results` with the awaitable fields' values in place (as graphql-core does)."""
+    if len(names) == 1:
+        results[names[0]] = await results[names[0]]
+    else:
+        values = await gather_with_cancel(*(results[name] for name in names))
+        results.update(zip(names, values, strict=True))
+    return results
