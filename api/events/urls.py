@@ -59,11 +59,7 @@ async def resolve(url: str, settings: Settings) -> Target:
     parts = check_syntax(url, settings)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        raise UrlRefused(f"the host {host!r} does not resolve") from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = _literal(host) or await _lookup(host, port)
     if not addresses:
         raise UrlRefused(f"the host {host!r} does not resolve")
     for address in addresses:
@@ -71,6 +67,23 @@ async def resolve(url: str, settings: Settings) -> Target:
         if problem:
             raise UrlRefused(f"the host {host!r} resolves to {problem} address {address}")
     return Target(url, host, tuple(dict.fromkeys(str(address) for address in addresses)))
+
+
+def _literal(host: str) -> list[Address]:
+    """A host written as an address is that address: no lookup (the resolver would run one
+    in a thread for each delivery)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        return []
+
+
+async def _lookup(host: str, port: int) -> list[Address]:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UrlRefused(f"the host {host!r} does not resolve") from None
+    return [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
 
 
 def _refused(address: Address, settings: Settings) -> str | None:
