@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -176,11 +177,15 @@ async def profile(spy: str, names: list[str], seconds: float, orgs: int) -> None
                     sampler = start_sampler(spy, server.process.pid, seconds, raw)
                     database = postgres_pids()
                     cpu_before = (cpu_seconds(server.pids()), cpu_seconds(database))
+                    receiver_before = time.process_time()  # wrk runs apart; the receiver here
                     figures = await drive(plan, case, url, tokens, body, seconds, written)
+                    receiver_cpu = time.process_time() - receiver_before
                     written += figures["requests"] if case.writes else 0
                     worker_cpu = cpu_seconds(server.pids()) - cpu_before[0]
                     database_cpu = cpu_seconds(database) - cpu_before[1]
                     figures["worker_cpu_percent"] = round(100 * worker_cpu / seconds)
+                    if case.webhook:
+                        figures["receiver_cpu_percent"] = round(100 * receiver_cpu / seconds)
                     figures["postgres_cpu_percent"] = round(100 * database_cpu / seconds)
                     sampler.wait(timeout=seconds + 30)
                     folded = raw.read_text() if raw.exists() else ""
