@@ -280,8 +280,9 @@ class WebhookMessage(Model):
     class Meta:
         table = "webhook_message"
         unique_together = (("endpoint", "event"),)
+        # The pending messages have a partial index of their own (migration 0007): the claim
+        # changes no indexed column, so Postgres may update its row in place (HOT).
         indexes = (
-            Index(fields=("state", "next_attempt_at"), name="webhook_message_due"),
             Index(fields=("endpoint_id", "organization_id", "state"), name="webhook_message_line"),
         )
 
