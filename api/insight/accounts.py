@@ -9,6 +9,7 @@ figures an owner sees and the ones the admin key ranks by are the same numbers.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,10 @@ class Plan:
         return sorted({k for m in self.milestones for k in m.kpis})
 
 
+@functools.lru_cache(maxsize=8)
 def success_plan(catalog: Catalog, locale: str) -> Plan:
-    """Milestones in target order (then id), flows by id, and feature prefixes."""
+    """Milestones in target order (then id), flows by id, and feature prefixes: worked out
+    once per catalog (a release) and locale, not for every dashboard."""
     milestones = sorted(
         (r.item for r in catalog.items(kind="milestone", locale=locale)),
         key=lambda m: (m.target_days or 0, m.id),

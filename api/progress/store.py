@@ -475,9 +475,10 @@ class Write:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@functools.lru_cache(maxsize=1024)
 def shifted(sql: str, offset: int) -> str:
     """A statement's `$n` placeholders moved up by `offset`, to join it with statements whose
-    values come before its own."""
+    values come before its own (statements repeat: worked out once each)."""
     return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
 
 
