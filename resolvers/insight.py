@@ -30,7 +30,7 @@ async def account(info: strawberry.Info) -> AccountInsight:
 def _kpi_counts(info: strawberry.Info, found: AccountInsight) -> cases.KpiCounts:
     context = info.context
     plan = success_plan(context.catalog, viewer_locale(context, None))
-    return cases.KpiCounts([found.organization.pk], plan, found.now)
+    return cases.KpiCounts([found.organization.pk], plan, found.now, found.kpi_counts)
 
 
 async def milestones(info: strawberry.Info) -> list[types.Milestone]:

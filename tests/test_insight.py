@@ -18,10 +18,12 @@ import pytest
 from starlette.applications import Starlette
 
 from api.content.model import Audience, Item, Step
+from api.db import is_postgres
 from api.db.models import Event, HelpRequest, Member, Organization, StepState, SurveyAnswer
 from api.insight.accounts import Plan, members_done
 from api.insight.store import MemberPathRow
-from tests.conftest import TEST_ADMIN_KEY, auth, graphql, unique
+from bench.insight import DASHBOARD as BENCH_DASHBOARD
+from tests.conftest import TEST_ADMIN_KEY, SQLCounter, auth, graphql, unique
 from tests.test_engagement import assert_matches_event_schema, clock
 
 START = dt.datetime(2031, 1, 6, 9, 0, tzinfo=dt.UTC)  # a Monday
@@ -301,6 +303,25 @@ async def test_funnel_counts_members_and_the_organization(
     assert org_steps["add-card"]["reached"] == 0
     assert org_steps["connect-directory"]["medianHoursFromPrevious"] is None  # after add-card
     assert org_steps["install-ipad"]["reached"] == 1
+
+
+async def test_a_dashboard_reads_its_organization_in_one_statement_per_field(
+    client: httpx.AsyncClient, app: Starlette, database_url: str, sql_counter: SQLCounter
+) -> None:
+    """The bench's dashboard (milestones with KPIs, health, the funnels of both flows): on
+    Postgres the insight with its KPI counts is one statement and each funnel one (beside the
+    organization's row, read once for the fields' permission), whatever the organization
+    holds; SQLite runs the same reads one by one."""
+    acct = await reception(with_checkins=3)
+    await done(acct, "first-visitor", "open-dashboard", "ann", day(1), own=True)
+    with clock(app, day(10)):
+        await dashboard(client, acct)  # the member is seen (its claims recorded) once
+        sql_counter.statements.clear()
+        body = await graphql(client, BENCH_DASHBOARD, owner_of(acct))
+    assert "errors" not in body, body
+    assert body["data"]["organization"]["setup"]["steps"][0]["reached"] == 1
+    if is_postgres(database_url):
+        assert len(sql_counter.statements) == 4, sql_counter.statements
 
 
 async def test_moving_a_target_is_recorded_with_who_and_why(

@@ -353,7 +353,14 @@ class SurveyAnswer(Model):
 
     class Meta:
         table = "survey_answer"
-        indexes = (Index(fields=("survey_id", "created_at"), name="survey_answer_survey_created"),)
+        indexes = (
+            Index(fields=("survey_id", "created_at"), name="survey_answer_survey_created"),
+            # one organization's NPS (a dashboard's health) without a scan of every answer
+            Index(
+                fields=("organization_id", "question_type", "created_at"),
+                name="survey_answer_org_type",
+            ),
+        )
 
 
 class ItemMark(Model):

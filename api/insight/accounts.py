@@ -8,16 +8,16 @@ figures an owner sees and the ones the admin key ranks by are the same numbers.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Awaitable, Sequence
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from api.content import Catalog, Item, audience_matches
 from api.insight import rules, store
 from api.insight.rules import Component, HealthFacts, MilestoneStatus
-from api.insight.store import OrganizationRow, Reach, TargetMove
+from api.insight.store import OrganizationRow, Reach, Read, TargetMove
 from api.progress.store import flow_definition, is_organization_flow
 
 
@@ -37,9 +37,16 @@ class Plan:
     def first_value(self) -> Item | None:
         return next((m for m in self.milestones if m.first_value), None)
 
+    @property
+    def kpis(self) -> list[str]:
+        """The app events counted beside the milestones."""
+        return sorted({k for m in self.milestones for k in m.kpis})
 
+
+@functools.lru_cache(maxsize=8)
 def success_plan(catalog: Catalog, locale: str) -> Plan:
-    """Milestones in target order (then id), flows by id, and feature prefixes."""
+    """Milestones in target order (then id), flows by id, and feature prefixes: worked out
+    once per catalog (a release) and locale, not for every dashboard."""
     milestones = sorted(
         (r.item for r in catalog.items(kind="milestone", locale=locale)),
         key=lambda m: (m.target_days or 0, m.id),
@@ -102,6 +109,7 @@ class AccountInsight:
     facts: HealthFacts
     activation: Reached
     time_to_value: Reached
+    kpi_counts: dict[tuple[int, str], int] | None = None  # one organization's, read with it
     health_score: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -118,26 +126,26 @@ class AccountInsight:
         return [m for m in self.milestones if m.status in risky]
 
 
-async def criterion_reach(
+def criterion_reach(
     organization_pk: store.Scope, milestone: Item, flows: dict[str, Item], now: dt.datetime
-) -> dict[int, Reach]:
+) -> Read[dict[int, Reach]]:
     """When each organization met the milestone's criterion, and how much of it."""
     criterion = milestone.reached_when
     assert criterion is not None
     if criterion.members is not None:
-        return await store.reach_by_members(organization_pk, criterion.members, now)
+        return store.reach_by_members(organization_pk, criterion.members, now)
     if criterion.event is not None:
-        return await store.reach_by_event(
+        return store.reach_by_event(
             organization_pk, criterion.event, criterion.times, criterion.within_days, now
         )
     flow = flows.get(criterion.flow or "")
     if flow is None:
-        return {}
+        return store.known({})
     wanted = set(criterion.steps) or {s.id for s in flow.steps if not s.optional}
     chosen = [s for s in flow.steps if s.id in wanted]
     org_steps = [s.id for s in chosen if s.scope == "organization"]
     member_steps = [s.id for s in chosen if s.scope != "organization"]
-    return await store.reach_by_steps(
+    return store.reach_by_steps(
         organization_pk, flow.id, org_steps, member_steps, now, flow_record=not criterion.steps
     )
 
@@ -174,16 +182,16 @@ def member_flows(plan: Plan) -> list[Item]:
     return [flow for flow in plan.flows.values() if not is_organization_flow(flow_definition(flow))]
 
 
-async def paths_done(
+def paths_done(
     plan: Plan, organization_pk: store.Scope, now: dt.datetime
-) -> dict[int, tuple[int, int]]:
+) -> Read[dict[int, tuple[int, int]]]:
     """Per organization: (members, members who completed every member flow of their path,
     the flows whose audience their roles and attributes match). When every member flow is
     for everyone, SQL counts it alone; otherwise each member's path is matched here."""
     flows = member_flows(plan)
     if not any(_targeted(flow) for flow in flows):
-        return await store.members_done_everyone(organization_pk, [f.id for f in flows], now)
-    return members_done(plan, await store.member_paths(organization_pk, now))
+        return store.members_done_everyone(organization_pk, [f.id for f in flows], now)
+    return store.member_paths(organization_pk, now).then(lambda rows: members_done(plan, rows))
 
 
 def _targeted(flow: Item) -> bool:
@@ -217,12 +225,12 @@ async def account_insights(
     until: dt.datetime | None = None,
 ) -> list[AccountInsight]:
     """The insight of one organization, or of every organization started in [since, until),
-    as of `now`: a fixed number of statements whatever the number of organizations.
-
-    For every organization, outside a transaction on Postgres, the statements run at once,
-    each on a connection of the pool; for one organization (a dashboard: many run at once
-    already), on SQLite (one connection) and in the insight job's transaction, one by one."""
-    reads: list[Awaitable[Any]] = [
+    as of `now`: a fixed number of statements whatever the number of organizations (see
+    `store.read_all`: one statement for one organization on Postgres). One organization's
+    comes with its KPI counts."""
+    one = [organization_pk] if isinstance(organization_pk, int) else []
+    reads: list[Read[Any]] = [
+        store.event_counts(one, plan.kpis, now).then(lambda counts: counts if one else None),
         store.organizations(organization_pk, since, until),
         store.moved_targets(organization_pk),
         store.last_activity(organization_pk, now),
@@ -232,11 +240,8 @@ async def account_insights(
         store.features_used(organization_pk, plan.features, now),
         *(criterion_reach(organization_pk, m, plan.flows, now) for m in plan.milestones),
     ]
-    if organization_pk is None and store.pooled():
-        found = await asyncio.gather(*reads)
-    else:
-        found = [await read for read in reads]
-    organizations, moved, activity, help_open, scores, paths, features, *reaches = found
+    found = await store.read_all(reads, organization_pk)
+    kpi_counts, organizations, moved, activity, help_open, scores, paths, features, *reaches = found
     marked = [plan.milestones.index(m) if m else None for m in (plan.activation, plan.first_value)]
     out = []
     for org in organizations:
@@ -270,6 +275,7 @@ async def account_insights(
                 facts=facts,
                 activation=_reached(activation),
                 time_to_value=_reached(first_value),
+                kpi_counts=kpi_counts,
             )
         )
     return out

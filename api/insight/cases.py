@@ -85,8 +85,13 @@ async def funnels(
     flow = found.item
     end = min(_utc(until), now) if until else now
     steps = [(s.id, s.scope == "organization") for s in flow.steps]
-    reached = await store.funnels(organization_pk, flow.id, steps, _opt(since), end)
-    members = await store.member_counts(organization_pk, end)
+    reached, members = await store.read_all(
+        [
+            store.funnels(organization_pk, flow.id, steps, _opt(since), end),
+            store.member_counts(organization_pk, end),
+        ],
+        organization_pk,
+    )
     out: dict[int, list[FunnelStep]] = {}
     for pk, counted_steps in reached.items():
         rows: list[FunnelStep] = []
@@ -336,18 +341,24 @@ def portfolio_page(
 
 
 class KpiCounts:
-    """The KPI counts of a set of organizations (a dashboard's one, a portfolio page's),
-    read in one statement the first time any of them is asked for."""
+    """The KPI counts of a set of organizations (a portfolio page's), read in one statement
+    the first time any of them is asked for; or a dashboard's, read with its insight."""
 
-    def __init__(self, organization_pks: Sequence[int], plan: Plan, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        organization_pks: Sequence[int],
+        plan: Plan,
+        now: dt.datetime,
+        counts: dict[tuple[int, str], int] | None = None,
+    ) -> None:
         self._pks = list(organization_pks)
-        self._names = sorted({k for m in plan.milestones for k in m.kpis})
+        self._names = plan.kpis
         self._now = now
-        self._counts: dict[tuple[int, str], int] | None = None
+        self._counts = counts
         self._lock = asyncio.Lock()
 
     async def of(self, organization_pk: int, names: Sequence[str]) -> list[tuple[str, int]]:
         async with self._lock:
             if self._counts is None:
-                self._counts = await store.event_counts(self._pks, self._names, self._now)
+                self._counts = await store.event_counts(self._pks, self._names, self._now).run()
         return [(name, self._counts.get((organization_pk, name), 0)) for name in names]

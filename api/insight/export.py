@@ -158,7 +158,7 @@ async def funnel_rows(catalog: Catalog, args: argparse.Namespace) -> Rows:
     )
     if found is None:
         raise CommandError(f"no flow {args.flow!r} in the published release")
-    ids = {o.pk: o.id for o in await organizations(organization_pk)}
+    ids = {o.pk: o.id for o in await organizations(organization_pk).run()}
     return [
         (
             ids[pk],

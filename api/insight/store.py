@@ -4,21 +4,39 @@ statements on SQLite and Postgres), for one organization or for all of them at o
 `organization_pk` None means every organization (the admin key's portfolio and the insight
 job); otherwise one tenant, and every statement is filtered by it. `until` is the clock's
 now: facts after it are not seen, so a moved clock sees the past as it was.
+
+Each fact is a `Read`: its statements and how their rows make the answer. One organization's
+reads (a dashboard) go to Postgres as one statement (`read_all`); every organization's run
+side by side on the pool; SQLite runs them one by one. The rows are the same either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+import orjson
 from tortoise.backends.base.client import TransactionalDBClient
 
 from api.db.models import Event, InsightMark, Member, MilestoneTarget
-from api.progress.store import FLOW_ROW, ORG_KEY, Write, _connection, _dialect_sql, _fetch
+from api.progress.store import (
+    FLOW_ROW,
+    ORG_KEY,
+    Write,
+    _connection,
+    _dialect_sql,
+    _fetch,
+    shifted,
+)
 from api.progress.unit import EVENT_VERSION
+
+T = TypeVar("T")
+U = TypeVar("U")
+Rows = list[Sequence[Any]]
 
 _TIME = Event._meta.fields_map["created_at"]
 _TARGET_AT = MilestoneTarget._meta.fields_map["target_at"]
@@ -32,7 +50,8 @@ def db_time(value: dt.datetime) -> Any:
 
 
 def py_time(value: Any) -> dt.datetime | None:
-    """A stored time as an aware datetime (asyncpg gives datetimes, SQLite text)."""
+    """A stored time as an aware datetime (asyncpg gives datetimes; SQLite, and Postgres
+    inside JSON, ISO text)."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value
     return None if value is None else _TIME.to_python_value(value)
@@ -85,6 +104,78 @@ def _placeholders(items: Sequence[Any], values: list[Any]) -> str:
     return ", ".join(f"${start + n + 1}" for n in range(len(items)))
 
 
+# --- reads: statements and what their rows mean ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Select:
+    """One SELECT with `$1`-based placeholders of its own, and how many columns it gives."""
+
+    sql: str
+    values: list[Any]
+    columns: int
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A fact: its SELECTs, and how their rows (one list per SELECT) make it."""
+
+    selects: tuple[Select, ...]
+    answer: Callable[[list[Rows]], T]
+
+    async def run(self) -> T:
+        """Its statements one by one."""
+        return self.answer([await _fetch(s.sql, s.values) for s in self.selects])
+
+    def then(self, shape: Callable[[T], U]) -> Read[U]:
+        """The same statements, the answer reshaped."""
+        answer = self.answer
+        return Read(self.selects, lambda rows: shape(answer(rows)))
+
+
+def known(value: T) -> Read[T]:
+    """A fact that needs no statement."""
+    return Read((), lambda _: value)
+
+
+def _one(select: Select, answer: Callable[[Rows], T]) -> Read[T]:
+    return Read((select,), lambda rows: answer(rows[0]))
+
+
+def _together(selects: Sequence[Select]) -> tuple[str, list[Any]]:
+    """Postgres: the SELECTs as one UNION ALL statement, each row a JSON array tagged with
+    the number of its SELECT (JSON makes every branch the same two columns)."""
+    branches, values = [], []
+    for n, select in enumerate(selects):
+        names = ", ".join(f"c{i}" for i in range(select.columns))
+        branches.append(
+            f"SELECT {n}, CAST(json_build_array({names}) AS TEXT)"  # noqa: S608 - placeholders
+            f" FROM ({shifted(select.sql, len(values))}) AS s{n}({names})"
+        )
+        values.extend(select.values)
+    return " UNION ALL ".join(branches), values
+
+
+async def read_all(reads: Sequence[Read[Any]], organization_pk: Scope) -> list[Any]:
+    """The reads' answers. One organization's, on Postgres, from one statement (a dashboard
+    is many index probes on one organization: one round trip, one connection); every
+    organization's at once on the pool, outside a transaction; else one by one."""
+    if isinstance(organization_pk, int) and is_postgres():
+        selects = [select for read in reads for select in read.selects]
+        found: list[Rows] = [[] for _ in selects]
+        if selects:
+            for n, row in await _fetch(*_together(selects)):
+                found[n].append(orjson.loads(row))
+        out, start = [], 0
+        for read in reads:
+            out.append(read.answer(found[start : start + len(read.selects)]))
+            start += len(read.selects)
+        return out
+    if organization_pk is None and pooled():
+        return list(await asyncio.gather(*(read.run() for read in reads)))
+    return [await read.run() for read in reads]
+
+
 # --- organizations ---------------------------------------------------------------------
 
 
@@ -96,9 +187,9 @@ class OrganizationRow:
     started: dt.datetime
 
 
-async def organizations(
+def organizations(
     organization_pk: Scope, since: dt.datetime | None = None, until: dt.datetime | None = None
-) -> list[OrganizationRow]:
+) -> Read[list[OrganizationRow]]:
     """Organizations (one, or all started in [since, until)), by id."""
     values: list[Any] = []
     where = "1 = 1" + _scope("id", organization_pk, values)
@@ -108,12 +199,16 @@ async def organizations(
     if until is not None:
         values.append(db_time(until))
         where += f" AND created_at < ${len(values)}"
-    rows = await _fetch(
+    select = Select(
         f"SELECT id, external_id, name, created_at FROM organization WHERE {where}"  # noqa: S608
         " ORDER BY external_id",
         values,
+        4,
     )
-    return [OrganizationRow(pk, ext, name, py_time(at)) for pk, ext, name, at in rows]  # type: ignore[arg-type]
+    return _one(
+        select,
+        lambda rows: [OrganizationRow(pk, ext, name, py_time(at)) for pk, ext, name, at in rows],  # type: ignore[arg-type]
+    )
 
 
 # --- milestone criteria: when each organization met one, and how much of it -------------
@@ -127,78 +222,93 @@ class Reach:
     met: float
 
 
-async def reach_by_steps(
+def reach_by_steps(
     organization_pk: Scope,
     flow_id: str,
     org_steps: Sequence[str],
     member_steps: Sequence[str],
     until: dt.datetime,
     flow_record: bool,
-) -> dict[int, Reach]:
+) -> Read[dict[int, Reach]]:
     """Steps of a flow done: organization steps by anyone, member steps all by one member
     (the first member to finish them). With `flow_record`, a recorded completion of the flow
     counts too (a completed flow stays completed)."""
     total = len(org_steps) + len(member_steps)
-    org_done: dict[int, tuple[int, dt.datetime | None]] = {}
-    member_done: dict[int, tuple[int, dt.datetime | None]] = {}
+    selects = []
     if org_steps:
         values: list[Any] = [flow_id, ORG_KEY, db_time(until)]
         steps = _placeholders(org_steps, values)
         scope = _scope("organization_id", organization_pk, values)
-        rows = await _fetch(
-            "SELECT organization_id, COUNT(*), MAX(at) FROM step_state"  # noqa: S608 - placeholders
-            " WHERE flow_id = $1 AND member_key = $2 AND state = 'done' AND at <= $3"
-            f" AND step_id IN ({steps}){scope} GROUP BY organization_id",
-            values,
+        selects.append(
+            Select(
+                "SELECT organization_id, COUNT(*), MAX(at) FROM step_state"  # noqa: S608 - placeholders
+                " WHERE flow_id = $1 AND member_key = $2 AND state = 'done' AND at <= $3"
+                f" AND step_id IN ({steps}){scope} GROUP BY organization_id",
+                values,
+                3,
+            )
         )
-        org_done = {pk: (int(n), py_time(at)) for pk, n, at in rows}
     if member_steps:
         values = [flow_id, ORG_KEY, db_time(until)]
         steps = _placeholders(member_steps, values)
         scope = _scope("organization_id", organization_pk, values)
         values.append(len(member_steps))
-        rows = await _fetch(
-            "SELECT organization_id, MAX(n), MIN(CASE WHEN n = $"  # noqa: S608 - placeholders
-            f"{len(values)} THEN last END) FROM (SELECT organization_id, member_key,"
-            " COUNT(*) AS n, MAX(at) AS last FROM step_state"
-            " WHERE flow_id = $1 AND member_key <> $2 AND state = 'done' AND at <= $3"
-            f" AND step_id IN ({steps}){scope} GROUP BY organization_id, member_key) per_member"
-            " GROUP BY organization_id",
-            values,
+        selects.append(
+            Select(
+                "SELECT organization_id, MAX(n), MIN(CASE WHEN n = $"  # noqa: S608 - placeholders
+                f"{len(values)} THEN last END) FROM (SELECT organization_id, member_key,"
+                " COUNT(*) AS n, MAX(at) AS last FROM step_state"
+                " WHERE flow_id = $1 AND member_key <> $2 AND state = 'done' AND at <= $3"
+                f" AND step_id IN ({steps}){scope} GROUP BY organization_id, member_key)"
+                " per_member GROUP BY organization_id",
+                values,
+                3,
+            )
         )
-        member_done = {pk: (int(n), py_time(at)) for pk, n, at in rows}
-    out: dict[int, Reach] = {}
-    for pk in set(org_done) | set(member_done):
-        org_n, org_at = org_done.get(pk, (0, None))
-        member_n, member_at = member_done.get(pk, (0, None))
-        done = org_n == len(org_steps) and (not member_steps or member_at is not None)
-        times = [t for t in (org_at, member_at) if t is not None]
-        out[pk] = Reach(max(times) if done and times else None, (org_n + member_n) / total)
     if flow_record:
         values = [flow_id, FLOW_ROW, db_time(until)]
         scope = _scope("organization_id", organization_pk, values)
-        rows = await _fetch(
-            "SELECT organization_id, MIN(at) FROM step_state WHERE flow_id = $1"  # noqa: S608
-            f" AND step_id = $2 AND state = 'completed' AND at <= $3{scope}"
-            " GROUP BY organization_id",
-            values,
+        selects.append(
+            Select(
+                "SELECT organization_id, MIN(at) FROM step_state WHERE flow_id = $1"  # noqa: S608
+                f" AND step_id = $2 AND state = 'completed' AND at <= $3{scope}"
+                " GROUP BY organization_id",
+                values,
+                2,
+            )
         )
-        for pk, at in rows:
-            found = out.get(pk)
+
+    def answer(found: list[Rows]) -> dict[int, Reach]:
+        parts = iter(found)
+        org_done = {pk: (int(n), py_time(at)) for pk, n, at in next(parts)} if org_steps else {}
+        member_done = (
+            {pk: (int(n), py_time(at)) for pk, n, at in next(parts)} if member_steps else {}
+        )
+        out: dict[int, Reach] = {}
+        for pk in set(org_done) | set(member_done):
+            org_n, org_at = org_done.get(pk, (0, None))
+            member_n, member_at = member_done.get(pk, (0, None))
+            done = org_n == len(org_steps) and (not member_steps or member_at is not None)
+            times = [t for t in (org_at, member_at) if t is not None]
+            out[pk] = Reach(max(times) if done and times else None, (org_n + member_n) / total)
+        for pk, at in next(parts) if flow_record else ():
+            reached = out.get(pk)
             completed = py_time(at)
             assert completed is not None
-            if found is None or found.at is None or completed < found.at:
+            if reached is None or reached.at is None or completed < reached.at:
                 out[pk] = Reach(completed, 1.0)
-    return out
+        return out
+
+    return Read(tuple(selects), answer)
 
 
-async def reach_by_event(
+def reach_by_event(
     organization_pk: Scope,
     name: str,
     times: int,
     within_days: int | None,
     until: dt.datetime,
-) -> dict[int, Reach]:
+) -> Read[dict[int, Reach]]:
     """An app event seen `times` times (within `within_days` days of each other, when given):
     reached at the event that made the count; met = the count (in the last `within_days`
     days) over `times`."""
@@ -217,31 +327,39 @@ async def reach_by_event(
         )
         counted = f"SUM(CASE WHEN created_at >= ${len(values)} THEN 1 ELSE 0 END)"
     first = f"LAG(created_at, {lag}) OVER w" if lag else "created_at"
-    rows = await _fetch(
+    select = Select(
         f"SELECT organization_id, {counted}, {reached} FROM (SELECT organization_id,"  # noqa: S608
         f" created_at, ROW_NUMBER() OVER w AS n, {first} AS first FROM event"
         f" WHERE name = $1 AND kind = 'app' AND created_at <= $2{scope}"
         " WINDOW w AS (PARTITION BY organization_id ORDER BY created_at, id)) seen"
         " GROUP BY organization_id",
         values,
+        3,
     )
-    return {pk: Reach(py_time(at), min(1.0, int(n or 0) / times)) for pk, n, at in rows}
+    return _one(
+        select,
+        lambda rows: {pk: Reach(py_time(at), min(1.0, int(n or 0) / times)) for pk, n, at in rows},
+    )
 
 
-async def reach_by_members(
+def reach_by_members(
     organization_pk: Scope, count: int, until: dt.datetime
-) -> dict[int, Reach]:
+) -> Read[dict[int, Reach]]:
     """`count` members active (seen with a token): reached when the count-th one joined."""
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT organization_id, COUNT(*),"  # noqa: S608 - placeholders
         f" MIN(CASE WHEN n = {int(count)} THEN created_at END) FROM (SELECT organization_id,"
         " created_at, ROW_NUMBER() OVER (PARTITION BY organization_id ORDER BY created_at, id)"
         f" AS n FROM member WHERE created_at <= $1{scope}) joined GROUP BY organization_id",
         values,
+        3,
     )
-    return {pk: Reach(py_time(at), min(1.0, int(n) / count)) for pk, n, at in rows}
+    return _one(
+        select,
+        lambda rows: {pk: Reach(py_time(at), min(1.0, int(n) / count)) for pk, n, at in rows},
+    )
 
 
 # --- moved targets ---------------------------------------------------------------------
@@ -257,21 +375,25 @@ class TargetMove:
     at: dt.datetime
 
 
-async def moved_targets(organization_pk: Scope) -> dict[tuple[int, str], TargetMove]:
+def moved_targets(organization_pk: Scope) -> Read[dict[tuple[int, str], TargetMove]]:
     """The latest move of each milestone's target, per organization."""
     values: list[Any] = []
     scope = _scope("t.organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT t.organization_id, t.milestone_id, t.target_at, t.previous_target_at,"  # noqa: S608
         " t.moved_by, t.reason, t.created_at FROM milestone_target t"
         " WHERE t.id = (SELECT MAX(l.id) FROM milestone_target l WHERE"
         f" l.organization_id = t.organization_id AND l.milestone_id = t.milestone_id){scope}",
         values,
+        7,
     )
-    return {
-        (pk, mid): TargetMove(mid, py_time(to), py_time(prev), by, reason, py_time(at))  # type: ignore[arg-type]
-        for pk, mid, to, prev, by, reason, at in rows
-    }
+    return _one(
+        select,
+        lambda rows: {
+            (pk, mid): TargetMove(mid, py_time(to), py_time(prev), by, reason, py_time(at))  # type: ignore[arg-type]
+            for pk, mid, to, prev, by, reason, at in rows
+        },
+    )
 
 
 def insert_target_move(organization_pk: int, move: TargetMove) -> Write:
@@ -293,34 +415,38 @@ def insert_target_move(organization_pk: int, move: TargetMove) -> Write:
 # --- activity, help, NPS, KPIs, features ------------------------------------------------
 
 
-async def event_counts(
+def event_counts(
     organization_pks: Sequence[int], names: Sequence[str], until: dt.datetime
-) -> dict[tuple[int, str], int]:
+) -> Read[dict[tuple[int, str], int]]:
     """How many times each organization's apps sent each of these events."""
     if not names or not organization_pks:
-        return {}
+        return known({})
     values: list[Any] = [db_time(until)]
     listed = _placeholders(names, values)
     orgs = _placeholders(organization_pks, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT organization_id, name, COUNT(*) FROM event WHERE created_at <= $1"  # noqa: S608
         f" AND kind = 'app' AND name IN ({listed}) AND organization_id IN ({orgs})"
         " GROUP BY organization_id, name",
         values,
+        3,
     )
-    return {(pk, name): int(n) for pk, name, n in rows}
+    return _one(select, lambda rows: {(pk, name): int(n) for pk, name, n in rows})
 
 
-async def last_activity(organization_pk: Scope, until: dt.datetime) -> dict[int, dt.datetime]:
+def last_activity(organization_pk: Scope, until: dt.datetime) -> Read[dict[int, dt.datetime]]:
     """Each organization's latest event by a member: one index probe per organization."""
     values: list[Any] = [db_time(until)]
     scope = _scope("o.id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT o.id, (SELECT MAX(e.created_at) FROM event e WHERE e.organization_id = o.id"  # noqa: S608
         f" AND e.created_at <= $1) FROM organization o WHERE 1 = 1{scope}",
         values,
+        2,
     )
-    return {pk: at for pk, raw in rows if (at := py_time(raw)) is not None}
+    return _one(
+        select, lambda rows: {pk: at for pk, raw in rows if (at := py_time(raw)) is not None}
+    )
 
 
 @dataclass(frozen=True)
@@ -329,40 +455,44 @@ class OpenHelp:
     oldest: dt.datetime
 
 
-async def open_help(organization_pk: Scope, until: dt.datetime) -> dict[int, OpenHelp]:
+def open_help(organization_pk: Scope, until: dt.datetime) -> Read[dict[int, OpenHelp]]:
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT organization_id, COUNT(*), MIN(created_at) FROM help_request"  # noqa: S608
         f" WHERE status = 'open' AND created_at <= $1{scope} GROUP BY organization_id",
         values,
+        3,
     )
-    return {pk: OpenHelp(int(n), py_time(at)) for pk, n, at in rows}  # type: ignore[arg-type]
+    return _one(
+        select,
+        lambda rows: {pk: OpenHelp(int(n), py_time(at)) for pk, n, at in rows},  # type: ignore[arg-type]
+    )
 
 
-async def nps(organization_pk: Scope, until: dt.datetime) -> dict[int, tuple[float, int]]:
+def nps(organization_pk: Scope, until: dt.datetime) -> Read[dict[int, tuple[float, int]]]:
     """Each organization's NPS over every NPS answer (score, answers)."""
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT organization_id, COUNT(*), CAST(100.0 * (SUM(CASE WHEN number >= 9"  # noqa: S608
         " THEN 1 ELSE 0 END) - SUM(CASE WHEN number <= 6 THEN 1 ELSE 0 END)) / COUNT(*)"
         " AS DOUBLE PRECISION) FROM survey_answer WHERE question_type = 'nps'"
         f" AND number IS NOT NULL AND created_at <= $1{scope} GROUP BY organization_id",
         values,
+        3,
     )
-    return {pk: (float(score), int(n)) for pk, n, score in rows}
+    return _one(select, lambda rows: {pk: (float(score), int(n)) for pk, n, score in rows})
 
 
-async def features_used(
+def features_used(
     organization_pk: Scope, prefixes: Sequence[str], until: dt.datetime
-) -> dict[int, set[str]]:
+) -> Read[dict[int, set[str]]]:
     """Which feature prefixes each organization's apps sent an event of. A prefix is matched
     as a range of names (`name >= 'watchlist.' AND name < 'watchlist/'`) so the name index
     serves it."""
-    out: dict[int, set[str]] = {}
     if not prefixes:
-        return out
+        return known({})
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
     parts = []
@@ -373,15 +503,19 @@ async def features_used(
             f"SELECT DISTINCT {n}, organization_id FROM event WHERE name >= ${low}"  # noqa: S608
             f" AND name < ${high} AND kind = 'app' AND created_at <= $1{scope}"
         )
-    rows = await _fetch(" UNION ALL ".join(parts), values)
-    for n, pk in rows:
-        out.setdefault(pk, set()).add(prefixes[int(n)])
-    return out
+
+    def answer(rows: Rows) -> dict[int, set[str]]:
+        out: dict[int, set[str]] = {}
+        for n, pk in rows:
+            out.setdefault(pk, set()).add(prefixes[int(n)])
+        return out
+
+    return _one(Select(" UNION ALL ".join(parts), values, 2), answer)
 
 
-async def members_done_everyone(
+def members_done_everyone(
     organization_pk: Scope, flow_ids: Sequence[str], until: dt.datetime
-) -> dict[int, tuple[int, int]]:
+) -> Read[dict[int, tuple[int, int]]]:
     """Per organization: (members, members who completed every one of these flows), when the
     flows are everyone's path: one grouped statement."""
     values: list[Any] = [db_time(until)]
@@ -389,7 +523,7 @@ async def members_done_everyone(
     values += [FLOW_ROW, len(flow_ids)]
     row_key, wanted = len(values) - 1, len(values)
     scope = _scope("m.organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT m.organization_id, COUNT(*), SUM(CASE WHEN COALESCE(d.n, 0) >= $"  # noqa: S608
         f"{wanted} THEN 1 ELSE 0 END) FROM member m LEFT JOIN (SELECT organization_id,"
         " member_key, COUNT(DISTINCT flow_id) AS n FROM step_state"
@@ -398,8 +532,9 @@ async def members_done_everyone(
         " ON d.organization_id = m.organization_id AND d.member_key = m.external_id"
         f" WHERE m.created_at <= $1{scope} GROUP BY m.organization_id",
         values,
+        3,
     )
-    return {pk: (int(n), int(done or 0)) for pk, n, done in rows}
+    return _one(select, lambda rows: {pk: (int(n), int(done or 0)) for pk, n, done in rows})
 
 
 @dataclass(frozen=True)
@@ -411,35 +546,42 @@ class MemberPathRow:
     completed: frozenset[str]  # the member's own completed flows
 
 
-async def member_paths(organization_pk: Scope, until: dt.datetime) -> list[MemberPathRow]:
+def member_paths(organization_pk: Scope, until: dt.datetime) -> Read[list[MemberPathRow]]:
     """Every member with their roles, attributes and completed member flows: two statements."""
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    members = await _fetch(
+    members = Select(
         "SELECT organization_id, external_id, roles, attributes FROM member"  # noqa: S608
         f" WHERE created_at <= $1{scope} ORDER BY organization_id, external_id",
         values,
+        4,
     )
     values = [FLOW_ROW, ORG_KEY, db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    records = await _fetch(
+    records = Select(
         "SELECT organization_id, member_key, flow_id FROM step_state WHERE step_id = $1"  # noqa: S608
         f" AND member_key <> $2 AND state = 'completed' AND at <= $3{scope}",
         values,
+        3,
     )
-    completed: dict[tuple[int, str], set[str]] = {}
-    for pk, member_key, flow_id in records:
-        completed.setdefault((pk, member_key), set()).add(flow_id)
-    return [
-        MemberPathRow(
-            pk,
-            ext,
-            tuple(_ROLES.to_python_value(roles) or ()),
-            dict(_ATTRIBUTES.to_python_value(attributes) or {}),
-            frozenset(completed.get((pk, ext), ())),
-        )
-        for pk, ext, roles, attributes in members
-    ]
+
+    def answer(found: list[Rows]) -> list[MemberPathRow]:
+        member_rows, record_rows = found
+        completed: dict[tuple[int, str], set[str]] = {}
+        for pk, member_key, flow_id in record_rows:
+            completed.setdefault((pk, member_key), set()).add(flow_id)
+        return [
+            MemberPathRow(
+                pk,
+                ext,
+                tuple(_ROLES.to_python_value(roles) or ()),
+                dict(_ATTRIBUTES.to_python_value(attributes) or {}),
+                frozenset(completed.get((pk, ext), ())),
+            )
+            for pk, ext, roles, attributes in member_rows
+        ]
+
+    return Read((members, records), answer)
 
 
 # --- funnels ---------------------------------------------------------------------------
@@ -452,13 +594,13 @@ class StepReach:
     hours_from_previous: list[float]
 
 
-async def funnels(
+def funnels(
     organization_pk: Scope,
     flow_id: str,
     steps: Sequence[tuple[str, bool]],
     since: dt.datetime | None,
     until: dt.datetime,
-) -> dict[int, list[StepReach]]:
+) -> Read[dict[int, list[StepReach]]]:
     """Per organization, for each step (id, organization scope) in order: how many members
     (or 1 for the organization) did it, and the hours each took from the previous step (same
     member, or from the organization's mark when the previous step is an organization step).
@@ -478,12 +620,14 @@ async def funnels(
             where += f" AND {table}.organization_id = ${organization_at}"
         return where
 
-    counts = await _fetch(
-        "SELECT organization_id, step_id, COUNT(DISTINCT member_key) FROM step_state s"  # noqa: S608
-        f" WHERE{marks('s')} GROUP BY organization_id, step_id",
-        values,
-    )
-    reached = {(pk, step_id): int(n) for pk, step_id, n in counts}
+    selects = [
+        Select(
+            "SELECT organization_id, step_id, COUNT(DISTINCT member_key) FROM step_state s"  # noqa: S608
+            f" WHERE{marks('s')} GROUP BY organization_id, step_id",
+            values,
+            3,
+        )
+    ]
     pairs, gap_values = [], list(values)
     for (prev, prev_org), (cur, _) in itertools.pairwise(steps):
         gap_values += [prev, cur, int(prev_org)]
@@ -492,41 +636,51 @@ async def funnels(
             f"SELECT CAST(${n - 2} AS VARCHAR(128)) AS prev, CAST(${n - 1} AS VARCHAR(128))"
             f" AS cur, CAST(${n} AS INTEGER) AS prev_org"
         )
-    gaps: dict[tuple[int, str], list[float]] = {}
     if pairs:
-        rows = await _fetch(
-            f"SELECT c.organization_id, c.step_id, {_seconds('p.at', 'c.at')}"  # noqa: S608
-            f" FROM ({' UNION ALL '.join(pairs)}) pair JOIN step_state c ON c.step_id = pair.cur"
-            " JOIN step_state p ON p.step_id = pair.prev AND p.organization_id = c.organization_id"
-            " AND p.flow_id = c.flow_id AND (p.member_key = c.member_key"
-            " OR (pair.prev_org = 1 AND p.member_key = ''))"
-            f" WHERE{marks('c')} AND p.state = 'done'",
-            gap_values,
+        selects.append(
+            Select(
+                f"SELECT c.organization_id, c.step_id, {_seconds('p.at', 'c.at')}"  # noqa: S608
+                f" FROM ({' UNION ALL '.join(pairs)}) pair JOIN step_state c"
+                " ON c.step_id = pair.cur JOIN step_state p ON p.step_id = pair.prev"
+                " AND p.organization_id = c.organization_id AND p.flow_id = c.flow_id"
+                " AND (p.member_key = c.member_key OR (pair.prev_org = 1 AND p.member_key = ''))"
+                f" WHERE{marks('c')} AND p.state = 'done'",
+                gap_values,
+                3,
+            )
         )
-        for pk, step_id, seconds in rows:
+
+    def answer(found: list[Rows]) -> dict[int, list[StepReach]]:
+        counts, *gap_rows = found
+        reached = {(pk, step_id): int(n) for pk, step_id, n in counts}
+        gaps: dict[tuple[int, str], list[float]] = {}
+        for pk, step_id, seconds in gap_rows[0] if gap_rows else ():
             if seconds is not None and float(seconds) >= 0:
                 gaps.setdefault((pk, step_id), []).append(float(seconds) / 3600)
-    organizations = {pk for pk, _ in reached}
-    if isinstance(organization_pk, int):
-        organizations.add(organization_pk)
-    return {
-        pk: [
-            StepReach(step, reached.get((pk, step), 0), gaps.get((pk, step), []))
-            for step, _ in steps
-        ]
-        for pk in organizations
-    }
+        organizations = {pk for pk, _ in reached}
+        if isinstance(organization_pk, int):
+            organizations.add(organization_pk)
+        return {
+            pk: [
+                StepReach(step, reached.get((pk, step), 0), sorted(gaps.get((pk, step), [])))
+                for step, _ in steps
+            ]
+            for pk in organizations
+        }
+
+    return Read(tuple(selects), answer)
 
 
-async def member_counts(organization_pk: Scope, until: dt.datetime) -> dict[int, int]:
+def member_counts(organization_pk: Scope, until: dt.datetime) -> Read[dict[int, int]]:
     values: list[Any] = [db_time(until)]
     scope = _scope("organization_id", organization_pk, values)
-    rows = await _fetch(
+    select = Select(
         "SELECT organization_id, COUNT(*) FROM member"  # noqa: S608 - placeholders
         f" WHERE created_at <= $1{scope} GROUP BY organization_id",
         values,
+        2,
     )
-    return {pk: int(n) for pk, n in rows}
+    return _one(select, lambda rows: {pk: int(n) for pk, n in rows})
 
 
 # --- the insight job's records ----------------------------------------------------------

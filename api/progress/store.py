@@ -475,6 +475,13 @@ class Write:
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
+@functools.lru_cache(maxsize=1024)
+def shifted(sql: str, offset: int) -> str:
+    """A statement's `$n` placeholders moved up by `offset`, to join it with statements whose
+    values come before its own (statements repeat: worked out once each)."""
+    return _PLACEHOLDER.sub(lambda m: f"${int(m.group(1)) + offset}", sql)
+
+
 async def run_writes(
     writes: Sequence[Write], notices: Sequence[str], connection: Any, *, in_order: bool = False
 ) -> None:
@@ -494,8 +501,7 @@ async def run_writes(
     parts, values = [], []
     for n, write in enumerate(writes):
         offset = len(values)
-        sql = _PLACEHOLDER.sub(lambda m, o=offset: f"${int(m.group(1)) + o}", write.sql)  # type: ignore[misc]
-        parts.append(f"w{n} AS ({sql})")
+        parts.append(f"w{n} AS ({shifted(write.sql, offset)})")
         values.extend(write.values)
     calls = []
     for notice in notices:
