@@ -364,6 +364,7 @@ async def test_moving_a_target_is_recorded_with_who_and_why(
         ({"milestoneId": "nope"}, "NOT_FOUND"),
         ({"targetAt": day(-1).isoformat()}, "INVALID_INPUT"),
         ({"reason": "  "}, "INVALID_INPUT"),
+        ({"reason": "x" * 501}, "INVALID_INPUT"),
     ):
         body = await graphql(
             client,
