@@ -145,36 +145,53 @@ _DUE = (
     " AND p.organization_id = m.organization_id AND p.state = 'pending' AND p.id < m.id)"
     " ORDER BY m.id LIMIT $3"
 )
-_CLAIM = (
-    "UPDATE webhook_message SET attempts = attempts + 1, next_attempt_at = $1"
-    " WHERE id IN ({due}) RETURNING id"
-)
+_LEASE = "SET attempts = attempts + 1, next_attempt_at = $1"
 _DETAILS = (
     "SELECT m.id, m.public_id, m.endpoint_id, m.organization_id, m.attempts, m.attempt_base,"
     " ev.name, ev.created_at, o.external_id, ev.properties, e.url, e.secret,"
     " e.previous_secret, e.previous_secret_expires_at, e.failing_since"
-    " FROM webhook_message m JOIN event ev ON ev.id = m.event_id"
+    " FROM {messages} m JOIN event ev ON ev.id = m.event_id"
     " JOIN organization o ON o.id = m.organization_id"
-    " JOIN webhook_endpoint e ON e.id = m.endpoint_id WHERE m.id IN ({ids}) ORDER BY m.id"
+    " JOIN webhook_endpoint e ON e.id = m.endpoint_id{where} ORDER BY m.id"
 )
+# Postgres: one statement. The due messages are chosen once (MATERIALIZED: not again for
+# every row the update visits, whatever plan the statistics of a young queue suggest).
+_CLAIM_POSTGRES = (
+    f"WITH due AS MATERIALIZED ({_DUE} FOR UPDATE OF m SKIP LOCKED),"
+    f" leased AS (UPDATE webhook_message w {_LEASE} FROM due WHERE w.id = due.id"
+    " RETURNING w.id, w.public_id, w.endpoint_id, w.organization_id, w.attempts,"
+    " w.attempt_base, w.event_id) " + _DETAILS.format(messages="leased", where="")
+)
+# SQLite: one process delivers, and an UPDATE claims atomically; the details follow.
+_CLAIM_SQLITE = f"UPDATE webhook_message {_LEASE} WHERE id IN ({_DUE}) RETURNING id"
 
 
 async def claim(now: dt.datetime, lease_until: dt.datetime, limit: int) -> list[Claimed]:
     """Lease up to `limit` due messages, oldest first, one per line."""
+    values = [_value(lease_until), _value(now), limit]
     async with in_transaction() as connection:
-        due = _DUE + (" FOR UPDATE OF m SKIP LOCKED" if _is_postgres(connection) else "")
-        rows = await connection.execute_query_dict(
-            _sql(connection, _CLAIM.format(due=due)),
-            [_value(lease_until), _value(now), limit],
-        )
+        if _is_postgres(connection):
+            await _plan_for_now(connection)
+            _, details = await connection.execute_query(_CLAIM_POSTGRES, values)
+            return [_claimed(row, now) for row in details]
+        rows = await connection.execute_query_dict(_sql(connection, _CLAIM_SQLITE), values)
         if not rows:
             return []
         ids = [int(row["id"]) for row in rows]
         placeholders = ", ".join(f"${n}" for n in range(1, len(ids) + 1))
+        where = f" WHERE m.id IN ({placeholders})"
         _, details = await connection.execute_query(
-            _sql(connection, _DETAILS.format(ids=placeholders)), ids
+            _sql(connection, _DETAILS.format(messages="webhook_message", where=where)), ids
         )
     return [_claimed(row, now) for row in details]
+
+
+async def _plan_for_now(connection: Any) -> None:
+    """The queue swings from empty to thousands of rows within seconds, faster than its
+    statistics follow: a plan cached while it was empty scans it whole on every round. So
+    the worker's statements are planned for the queue as it is (a fraction of a millisecond
+    per round)."""
+    await connection.execute_script("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 def _claimed(row: Sequence[Any], now: dt.datetime) -> Claimed:
@@ -218,6 +235,8 @@ async def record_attempts(attempts: Sequence[tuple[Claimed, Attempt]]) -> None:
     meanwhile is left as the newer claim made it; one whose endpoint was deleted meanwhile
     is gone, with its log."""
     async with in_transaction() as connection:
+        if _is_postgres(connection):
+            await _plan_for_now(connection)
         live = await _lock_endpoints(connection, {m.endpoint_id for m, _ in attempts})
         kept = [(m, a) for m, a in attempts if m.endpoint_id in live]
         if not kept:
