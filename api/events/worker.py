@@ -22,7 +22,7 @@ from tortoise.context import TortoiseContext
 from api.db import background, using
 from api.db.listen import Listener
 from api.events import store
-from api.events.delivery import http_client, send
+from api.events.delivery import http_client, lookup, send
 from api.events.store import Attempt, Claimed
 from api.settings import Settings
 
@@ -31,6 +31,7 @@ logger = logging.getLogger("heed.webhooks")
 CHANNEL = "heed_webhooks"
 LEASE_MARGIN_SECONDS = 5.0
 PURGE_EVERY = dt.timedelta(hours=1)
+ANALYZE_EVERY = dt.timedelta(seconds=30)  # at most, and only while rounds come back full
 
 
 @dataclass
@@ -55,6 +56,7 @@ class DeliveryWorker:
         # shared by names on one address would reuse one name's TLS session for another.
         self._clients: dict[str, aiohttp.ClientSession] = {}
         self._purged_at: dt.datetime | None = None
+        self._analyzed_at: dt.datetime | None = None
         self.stats = DeliveryStats()
         if listener is not None:
             listener.listen(CHANNEL, lambda _payload: self._wake.set(), self._catch_up)
@@ -92,10 +94,19 @@ class DeliveryWorker:
         claimed = await store.claim(now, now + lease, webhooks.concurrency)
         if not claimed:
             return 0
+        if len(claimed) == webhooks.concurrency and (
+            self._analyzed_at is None or now - self._analyzed_at >= ANALYZE_EVERY
+        ):
+            await store.refresh_statistics()  # a backlog: plan the next claims for it
+            self._analyzed_at = now
+
+        urls = list({message.url for message in claimed})
+        found = await asyncio.gather(*(lookup(url, self._settings) for url in urls))
+        targets = dict(zip(urls, found, strict=True))
 
         async def send_one(message: Claimed) -> tuple[Claimed, Attempt]:
             client = self._client_for(urlsplit(message.url).hostname or "")
-            return message, await send(client, message, self._settings)
+            return message, await send(client, message, targets[message.url], self._settings)
 
         attempts = await asyncio.gather(*(send_one(message) for message in claimed))
         await store.record_attempts(attempts)
