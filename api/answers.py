@@ -6,10 +6,11 @@ the document, operation and variables; who asks (organization, member, and every
 their token); the release served; the organization's state version, which every write to its
 progress, members or help requests bumps in the same transaction; and, for announcements, the
 clock. The version is read on every request, in the statement that also loads the viewer's
-state (`load_versioned_viewer_state`), so a write on any worker is seen at once, and a miss
-costs no extra statement. Fields that read the clock (`CLOCK_FIELDS`: `nextUp` and the
-insight fields, whose statuses and windows move with time) keep a query out of the cache
-wherever in it they are selected: they are never served stale.
+state (`load_versioned_viewer_states`, one statement for the requests that reach it
+together), so a write on any worker is seen at once, and a miss costs no extra statement.
+Fields that read the clock (`CLOCK_FIELDS`: `nextUp` and the insight fields, whose statuses
+and windows move with time) keep a query out of the cache wherever in it they are selected:
+they are never served stale.
 
 Only query operations whose root fields read onboarding state are kept: content-only queries
 cost no SQL and no reading of the version.
@@ -17,6 +18,7 @@ cost no SQL and no reading of the version.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import functools
 import time
@@ -40,7 +42,7 @@ from api.content import Item
 from api.content.catalog import LAST_MOMENT, shown_between
 from api.context import Context
 from api.progress.reads import SharedRows
-from api.progress.store import load_versioned_viewer_state
+from api.progress.store import VersionedState, load_versioned_viewer_states
 
 # Per entry, besides the answer itself: key strings, tuple, dict slot.
 ENTRY_OVERHEAD_BYTES = 400
@@ -81,6 +83,7 @@ class AnswerCache:
         self._changes: tuple[int, list[float]] = (-1, [])
         # Members and help requests by organization and version, for answers computed anew.
         self.organization_rows = SharedRows()
+        self._versions = VersionReads()
 
     async def question(self, context: Context, params: Mapping[str, Any]) -> Question | None:
         """The cache key for this request, or None if its answer is not kept.
@@ -108,7 +111,7 @@ class AnswerCache:
             orjson.dumps(variables, option=orjson.OPT_SORT_KEYS) if variables else b"",
         )
         held = self._answers.get(key)
-        version, state = await load_versioned_viewer_state(
+        version, state = await self._versions.read(
             actor.organization_pk, actor.member_id, held.version if held else None
         )
         if state is not None:
@@ -160,6 +163,51 @@ class AnswerCache:
         changes = self._changes[1]
         position = bisect.bisect_right(changes, now)
         return changes[position] if position < len(changes) else float("inf")
+
+
+Asked = tuple[int, str, int | None]  # organization, member, version of the answer held
+
+
+class VersionReads:
+    """Requests that reach the version read in the same turn of the event loop read their
+    versions (and states) in one statement. Under load a worker has several requests there
+    at once, and a statement costs the worker and Postgres far more than a row more in one:
+    each request still reads after it arrived, so it sees every write committed before."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Asked, asyncio.Future[VersionedState]]] = []
+        self._reading: set[asyncio.Task[None]] = set()
+
+    async def read(self, organization_pk: int, member_key: str, held: int | None) -> VersionedState:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[VersionedState] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._read_waiting)  # after the requests already running this turn
+        self._waiting.append(((organization_pk, member_key, held), future))
+        return await future
+
+    def _read_waiting(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        task = asyncio.get_running_loop().create_task(self._answer(waiting))
+        self._reading.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(self._reading.discard)
+
+    @staticmethod
+    async def _answer(waiting: list[tuple[Asked, asyncio.Future[VersionedState]]]) -> None:
+        try:
+            answers = await load_versioned_viewer_states([asked for asked, _ in waiting])
+        except Exception as exc:  # each request answers it as its own (a 503 for a lost database)
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), answer in zip(waiting, answers, strict=True):
+            if future.done():  # the request went away meanwhile
+                continue
+            if isinstance(answer, LookupError):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
 
 
 def content_changes(items: Iterable[Item]) -> list[float]:

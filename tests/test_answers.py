@@ -7,6 +7,7 @@ A new release is covered by test_team_onboarding's
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +16,7 @@ import httpx
 
 from api.answers import AnswerCache, Question, content_changes, root_fields
 from api.content import Item
+from api.db import is_postgres
 from api.settings import Settings
 from tests.conftest import SQLCounter, graphql, running_app
 from tests.test_team_onboarding import FLOW, HOME, REQUEST_HELP, Team, step
@@ -62,6 +64,27 @@ async def test_teammates_reuse_the_organization_rows_read_at_the_same_version(
     after = await graphql(client, HOME, bob)  # a new version: everything is read again
     assert len(sql_counter.statements) == 3, sql_counter.statements
     assert len(after["data"]["viewer"]["helpRequests"]) == 1
+
+
+async def test_requests_arriving_together_read_their_versions_in_one_statement(
+    client: httpx.AsyncClient, settings: Settings, sql_counter: SQLCounter
+) -> None:
+    """On Postgres, cached answers asked for at once (three teams, one of which has just
+    changed) cost one statement together, and each is what it is alone."""
+    teams = [Team(f"together-{n}") for n in range(3)]
+    members = [team.add("ann", "admin") for team in teams]
+    ivan = teams[0].add("ivan", "it_admin")
+    alone = [await graphql(client, HOME, member) for member in members]  # now cached
+    await step(client, ivan, "completeStep", "reception-setup", "connect-directory")
+    changed = steps_of(await graphql(client, HOME, ivan))
+    assert changed["connect-directory"]["status"] == "DONE"
+    sql_counter.statements.clear()
+    together = await asyncio.gather(*(graphql(client, HOME, member) for member in members))
+    assert together[1:] == alone[1:]  # field for field
+    assert steps_of(together[0])["connect-directory"]["status"] == "DONE"
+    versions = [s for s in sql_counter.statements if "state_version" in s]
+    expected = 1 if is_postgres(settings.database_url) else len(members)
+    assert len(versions) == expected, sql_counter.statements
 
 
 async def test_own_write_shows_at_once(client: httpx.AsyncClient) -> None:

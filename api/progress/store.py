@@ -213,6 +213,18 @@ _VERSIONED_STATE_SQL = (
     " WHERE organization_id = $1 AND member_key IN ('', $2)"
     " AND (SELECT state_version FROM organization WHERE id = $1) <> $3"
 )
+# The same for several viewers (Postgres arrays of organizations, members and held
+# versions), each row led by the viewer's place in the arrays.
+_VERSIONED_STATES_SQL = (
+    "WITH asked AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])"  # noqa: S608
+    " WITH ORDINALITY AS a(org, member, held, n)),"
+    " versions AS (SELECT asked.*, o.state_version FROM asked"
+    " JOIN organization o ON o.id = asked.org)"
+    f" SELECT n, state_version, {', '.join('NULL' for _ in STATE_COLUMNS)} FROM versions"
+    f" UNION ALL SELECT v.n, NULL, {', '.join('s.' + c for c in STATE_COLUMNS)}"
+    " FROM versions v JOIN step_state s ON s.organization_id = v.org"
+    " AND s.member_key IN ('', v.member) WHERE v.state_version <> v.held"
+)
 _LOCK_SQL = (
     "UPDATE organization SET state_version = state_version + 1 WHERE id = $1"
     " RETURNING state_version, owner_id"
@@ -307,9 +319,12 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
     return done
 
 
+VersionedState = tuple[int, Callable[[], ViewerState] | None]
+
+
 async def load_versioned_viewer_state(
     organization_pk: int, member_key: str, held_version: int | None = None
-) -> tuple[int, Callable[[], ViewerState] | None]:
+) -> VersionedState:
     """The organization's state version and the viewer's state, read in one statement.
 
     One snapshot for both, so the state is exactly the version's: an answer computed from it
@@ -319,6 +334,47 @@ async def load_versioned_viewer_state(
     """
     held = -1 if held_version is None else held_version  # versions start at 0
     rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key, held])
+    return _versioned(organization_pk, held_version, rows)
+
+
+async def load_versioned_viewer_states(
+    asked: Sequence[tuple[int, str, int | None]],
+) -> list[VersionedState | LookupError]:
+    """`load_versioned_viewer_state` for several viewers (organization, member, held
+    version) in one statement on Postgres: one snapshot, one round trip. Each answer is
+    in the order asked, a LookupError where the organization does not exist."""
+    connection = _connection()
+    if len(asked) == 1 or connection.capabilities.dialect != "postgres":
+        answers: list[VersionedState | LookupError] = []
+        for organization_pk, member_key, held_version in asked:
+            try:
+                answers.append(
+                    await load_versioned_viewer_state(organization_pk, member_key, held_version)
+                )
+            except LookupError as missing:
+                answers.append(missing)
+        return answers
+    values = [
+        [organization_pk for organization_pk, _, _ in asked],
+        [member_key for _, member_key, _ in asked],
+        [-1 if held is None else held for _, _, held in asked],
+    ]
+    rows_of: list[list[Sequence[Any]]] = [[] for _ in asked]
+    for n, *row in await _fetch(_VERSIONED_STATES_SQL, values, connection):
+        rows_of[n - 1].append(row)
+    batch: list[VersionedState | LookupError] = []
+    for (organization_pk, _, held_version), rows in zip(asked, rows_of, strict=True):
+        try:
+            batch.append(_versioned(organization_pk, held_version, rows))
+        except LookupError as missing:
+            batch.append(missing)
+    return batch
+
+
+def _versioned(
+    organization_pk: int, held_version: int | None, rows: list[Sequence[Any]]
+) -> VersionedState:
+    """The version row (state_version, NULLs) and the state rows (NULL, columns)."""
     versions = [row[0] for row in rows if row[0] is not None]
     if not versions:
         raise LookupError(f"organization {organization_pk} does not exist")
