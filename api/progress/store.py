@@ -322,53 +322,40 @@ def completed_flow_ids(state: ViewerState, flows: Iterable[Item], member_key: st
 VersionedState = tuple[int, Callable[[], ViewerState] | None]
 
 
-async def load_versioned_viewer_state(
-    organization_pk: int, member_key: str, held_version: int | None = None
-) -> VersionedState:
-    """The organization's state version and the viewer's state, read in one statement.
-
-    One snapshot for both, so the state is exactly the version's: an answer computed from it
-    may be cached under that version. The state comes as a function that builds it from the
-    rows, and not at all (None) when the version is `held_version`, the one of an answer the
-    caller already holds: a request answered from the cache reads one row.
-    """
-    held = -1 if held_version is None else held_version  # versions start at 0
-    rows = await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key, held])
-    return _versioned(organization_pk, held_version, rows)
-
-
 async def load_versioned_viewer_states(
     asked: Sequence[tuple[int, str, int | None]],
 ) -> list[VersionedState | LookupError]:
-    """`load_versioned_viewer_state` for several viewers (organization, member, held
-    version) in one statement on Postgres: one snapshot, one round trip. Each answer is
-    in the order asked, a LookupError where the organization does not exist."""
+    """For each viewer asked (organization, member, held version): the organization's state
+    version and the viewer's state, in the order asked (a LookupError where the
+    organization does not exist).
+
+    One snapshot for a version and its state, so the state is exactly the version's: an
+    answer computed from it may be cached under that version. The state comes as a function
+    that builds it from the rows, and not at all (None) when the version is the held one, of
+    an answer the caller already holds: a request answered from the cache reads one row.
+    Several viewers are read in one statement on Postgres (one round trip); one viewer, or
+    any number on SQLite, a statement each.
+    """
     connection = _connection()
+    held = [-1 if version is None else version for _, _, version in asked]  # versions start at 0
+    rows_of: list[list[Sequence[Any]]]
     if len(asked) == 1 or connection.capabilities.dialect != "postgres":
-        answers: list[VersionedState | LookupError] = []
-        for organization_pk, member_key, held_version in asked:
-            try:
-                answers.append(
-                    await load_versioned_viewer_state(organization_pk, member_key, held_version)
-                )
-            except LookupError as missing:
-                answers.append(missing)
-        return answers
-    values = [
-        [organization_pk for organization_pk, _, _ in asked],
-        [member_key for _, member_key, _ in asked],
-        [-1 if held is None else held for _, _, held in asked],
-    ]
-    rows_of: list[list[Sequence[Any]]] = [[] for _ in asked]
-    for n, *row in await _fetch(_VERSIONED_STATES_SQL, values, connection):
-        rows_of[n - 1].append(row)
-    batch: list[VersionedState | LookupError] = []
+        rows_of = [
+            await _fetch(_VERSIONED_STATE_SQL, [organization_pk, member_key, version], connection)
+            for (organization_pk, member_key, _), version in zip(asked, held, strict=True)
+        ]
+    else:
+        rows_of = [[] for _ in asked]
+        values = [[pk for pk, _, _ in asked], [member for _, member, _ in asked], held]
+        for n, *row in await _fetch(_VERSIONED_STATES_SQL, values, connection):
+            rows_of[n - 1].append(row)
+    answers: list[VersionedState | LookupError] = []
     for (organization_pk, _, held_version), rows in zip(asked, rows_of, strict=True):
         try:
-            batch.append(_versioned(organization_pk, held_version, rows))
+            answers.append(_versioned(organization_pk, held_version, rows))
         except LookupError as missing:
-            batch.append(missing)
-    return batch
+            answers.append(missing)
+    return answers
 
 
 def _versioned(
