@@ -12,9 +12,10 @@ machinery, with the same pieces as extensions (schema/__init__.py).
 from __future__ import annotations
 
 import inspect
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
@@ -27,8 +28,10 @@ from graphql import (
     GraphQLSchema,
     Undefined,
     execute,
+    get_operation_ast,
     parse,
 )
+from graphql.execution.values import get_variable_values
 from graphql.pyutils import Path, gather_with_cancel
 from graphql.validation import ASTValidationRule
 from strawberry.exceptions import MissingQueryError
@@ -41,6 +44,9 @@ from strawberry.utils.operation import get_operation_type
 
 from api.faults import is_unexpected, masked
 from api.limits import validation_errors
+from api.plans import QueryPlan, plannable
+
+logger = logging.getLogger("heed.execution")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,8 @@ class Prepared:
 
     document: DocumentNode | None
     errors: list[GraphQLError]
+    # Each query operation's plan (None: graphql-core executes it), made on first use.
+    plans: dict[str | None, QueryPlan | None] = field(default_factory=dict)
 
 
 class Documents:
@@ -66,6 +74,7 @@ class Documents:
         self._max_tokens = max_tokens
         self._size = size
         self._prepared: OrderedDict[str, Prepared] = OrderedDict()
+        self._plain = plain_leaves(schema)
 
     def get(self, query: str) -> Prepared:
         found = self._prepared.get(query)
@@ -77,6 +86,21 @@ class Documents:
         if len(self._prepared) > self._size:
             self._prepared.popitem(last=False)
         return found
+
+    def plan(self, prepared: Prepared, operation_name: str | None) -> QueryPlan | None:
+        """The operation's plan, when one answers it (a valid query without directives a
+        plan does not follow)."""
+        try:
+            return prepared.plans[operation_name]
+        except KeyError:
+            pass
+        document = prepared.document
+        operation = get_operation_ast(document, operation_name) if document else None
+        plan = None
+        if document and operation and not prepared.errors and plannable(document, operation):
+            plan = QueryPlan(self._schema, document, operation, self._plain)
+        prepared.plans[operation_name] = plan
+        return plan
 
     def _prepare(self, query: str) -> Prepared:
         try:
@@ -134,6 +158,12 @@ class Execution:
         )
         if prepared.errors:
             return self._failed(prepared.errors, request_id, extensions)
+        if operation_type is OperationType.QUERY:
+            data = await self._planned(
+                prepared, variables, context, root, operation_name, operation_extensions
+            )
+            if data is not None:
+                return ExecutionResult(data=data, errors=None, extensions=extensions)
         try:
             result = execute(
                 self.schema,
@@ -161,6 +191,36 @@ class Execution:
             errors = self._masked(errors, request_id)
         return ExecutionResult(data=result.data, errors=errors, extensions=extensions)
 
+    async def _planned(
+        self,
+        prepared: Prepared,
+        variables: dict[str, Any] | None,
+        context: Any,
+        root: Any,
+        operation_name: str | None,
+        operation_extensions: dict[str, Any] | None,
+    ) -> dict[str, Any] | None:
+        """The query's data as its plan answers it; None when graphql-core must execute it
+        (no plan, variables it refuses, or the plan deviated: it reports what it meets)."""
+        plan = self.documents.plan(prepared, operation_name)
+        if plan is None or self.executor_class.variable_errors(
+            self.schema, prepared.document, variables, operation_name
+        ):
+            return None
+        coerced = get_variable_values(
+            self.schema, plan.operation.variable_definitions or (), variables or {}, 50
+        )
+        if isinstance(coerced, list):
+            return None
+        try:
+            data = plan.run(coerced, context, root, operation_extensions)
+            if inspect.isawaitable(data):
+                data = await data
+        except Exception as error:  # graphql-core meets it again and reports it
+            logger.debug("the plan of %s deviated: %r", operation_name or "a query", error)
+            return None
+        return data
+
     def _failed(
         self, errors: list[GraphQLError], request_id: str, extensions: dict[str, Any] | None
     ) -> PreExecutionError:
@@ -187,12 +247,13 @@ def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
     for type_name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
-        for name, field in graphql_type.fields.items():
-            definition = (field.extensions or {}).get("strawberry-definition")
-            if definition is None or not getattr(field.resolve, "_is_default", False) or field.args:
+        for name, graphql_field in graphql_type.fields.items():
+            definition = (graphql_field.extensions or {}).get("strawberry-definition")
+            default = getattr(graphql_field.resolve, "_is_default", False)
+            if definition is None or not default or graphql_field.args:
                 continue
-            nullable = not isinstance(field.type, GraphQLNonNull)
-            leaf = field.type if nullable else field.type.of_type
+            nullable = not isinstance(graphql_field.type, GraphQLNonNull)
+            leaf = graphql_field.type if nullable else graphql_field.type.of_type
             if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
                 found[(type_name, name)] = (definition.python_name, leaf, nullable)
     return found

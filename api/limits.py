@@ -226,28 +226,40 @@ def checked_execution_context(limits: Limits) -> type[StrawberryGraphQLCoreExecu
             variables = kwargs.get("raw_variable_values")
             if variables is None and len(args) >= 3:
                 variables = args[2]
-            if variables:
-                try:
-                    check_variables(variables, limits)
-                except InputRejected as exc:
-                    return [GraphQLError(str(exc), extensions={"code": "BAD_USER_INPUT"})]
-                operations = [
-                    d for d in document.definitions if isinstance(d, OperationDefinitionNode)
-                ]
-                name = kwargs.get("operation_name")
-                if name is None and len(args) >= 4:
-                    name = args[3]
-                for operation in operations:
-                    if name is None or (operation.name and operation.name.value == name):
-                        problems = list(
-                            typed_variable_problems(schema, operation, variables, limits)
-                        )
-                        if problems:
-                            return [
-                                GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
-                                for problem in problems
-                            ]
+            name = kwargs.get("operation_name")
+            if name is None and len(args) >= 4:
+                name = args[3]
+            errors = cls.variable_errors(schema, document, variables, name)
+            if errors:
+                return errors
             return super().build(schema, document, *args, **kwargs)
+
+        @staticmethod
+        def variable_errors(
+            schema: GraphQLSchema,
+            document: DocumentNode,
+            variables: dict[str, Any] | None,
+            operation_name: str | None,
+        ) -> list[GraphQLError]:
+            """Variables over their type's bounds, as errors; none when they may run."""
+            if not variables:
+                return []
+            try:
+                check_variables(variables, limits)
+            except InputRejected as exc:
+                return [GraphQLError(str(exc), extensions={"code": "BAD_USER_INPUT"})]
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            for operation in operations:
+                if operation_name is None or (
+                    operation.name and operation.name.value == operation_name
+                ):
+                    problems = list(typed_variable_problems(schema, operation, variables, limits))
+                    if problems:
+                        return [
+                            GraphQLError(problem, extensions={"code": "BAD_USER_INPUT"})
+                            for problem in problems
+                        ]
+            return []
 
     return CheckedExecutionContext
 

@@ -1,0 +1,409 @@
+"""Query documents compiled once into plans, answered without graphql-core's executor.
+
+For every request graphql-core builds an executor with its incremental-delivery state, and for
+every field a path, resolve info and a chain of completion steps that look the field's type up
+again: about a quarter of a recomputed home answer's CPU, and most of what executing
+`{ __typename }` costs. Yet a query's shape is fixed by its text: which fields each object type
+selects, under which keys, with which sub-selections. A plan holds that shape, so a request
+only resolves, checks and serializes.
+
+A plan answers only what it answers exactly as graphql-core would. Anything else (an error, a
+null where none may be, a value its type refuses, a type decided asynchronously) raises
+`Deviation`, and the caller runs the operation through graphql-core, which reports it as it
+always has. Plans are made for queries only: their resolvers read, so running one again
+changes nothing. Documents with `@defer`, `@stream`, any other directive on their selections,
+`@skip`/`@include` that depend on a variable, or fragment variables get no plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLAbstractType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    VariableNode,
+    is_leaf_type,
+    visit,
+)
+from graphql.execution.collect_fields import (
+    FieldDetails,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.executor import default_field_resolver, default_type_resolver
+from graphql.execution.values import VariableValues, get_argument_values
+from graphql.language import BREAK, Visitor
+from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.definition import GraphQLResolveInfoHelpers
+from strawberry.execution import optimized_is_awaitable as is_awaitable
+from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
+
+# A leaf field read straight from an attribute: (attribute, type, nullable), by
+# (object type, field) (`api.execution.plain_leaves`).
+PlainLeaves = dict[tuple[str, str], tuple[str, Any, bool]]
+
+_NO_VARIABLES = VariableValues({}, {})
+_CONDITIONS = frozenset({"skip", "include"})
+
+
+class Deviation(Exception):
+    """The plan met something only graphql-core's executor reports exactly."""
+
+
+@dataclass(slots=True, eq=False)
+class FieldPlan:
+    key: str  # the response key (alias or name)
+    definition: GraphQLField
+    details: list[FieldDetails]  # every node selecting the key, as graphql-core groups them
+    nodes: list[FieldNode]
+    resolve: Callable[..., Any]
+    has_arguments: bool
+    plain: tuple[str, Any, bool] | None  # answered by reading the attribute
+    children: dict[str, ObjectPlan] = field(default_factory=dict)  # by runtime type
+
+
+@dataclass(slots=True, eq=False)
+class ObjectPlan:
+    type: GraphQLObjectType
+    fields: list[FieldPlan]
+
+
+class QueryPlan:
+    """One query operation of one document, compiled: the root's fields now, each object
+    type's sub-selection when a value of that type is first completed."""
+
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        plain: PlainLeaves,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragment_definitions = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self._fragments = {
+            name: FragmentDetails(d, None) for name, d in self.fragment_definitions.items()
+        }
+        self._plain = plain
+        root = schema.query_type
+        assert root is not None
+        collected = collect_fields(schema, self._fragments, _NO_VARIABLES, root, operation)
+        self.root = self._object(root, collected.grouped_field_set)
+
+    def child(self, parent: FieldPlan, runtime_type: GraphQLObjectType) -> ObjectPlan:
+        found = parent.children.get(runtime_type.name)
+        if found is None:
+            collected = collect_subfields(
+                self.schema,
+                self._fragments,
+                _NO_VARIABLES,
+                self.operation,
+                runtime_type,
+                parent.details,
+            )
+            found = self._object(runtime_type, collected.grouped_field_set)
+            parent.children[runtime_type.name] = found
+        return found
+
+    def _object(
+        self, object_type: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
+    ) -> ObjectPlan:
+        fields = []
+        for key, details in grouped.items():
+            node = details[0].node
+            definition = self.schema.get_field(object_type, node.name.value)
+            if definition is None:  # graphql-core skips it too (validation refuses it)
+                continue
+            fields.append(
+                FieldPlan(
+                    key,
+                    definition,
+                    details,
+                    [detail.node for detail in details],
+                    definition.resolve or default_field_resolver,
+                    bool(definition.args or node.arguments),
+                    self._plain.get((object_type.name, node.name.value)),
+                )
+            )
+        return ObjectPlan(object_type, fields)
+
+    def run(
+        self,
+        variables: VariableValues,
+        context: Any,
+        root: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        """The operation's `data`; raises Deviation (or what a resolver raised) when
+        graphql-core must answer instead."""
+        return _Run(self, variables, context, root, operation_extensions).root()
+
+
+def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
+    """Whether a plan answers this operation: a query whose selections carry no directive
+    but `@skip`/`@include` with a literal condition, and no fragment variables."""
+    if operation.operation is not OperationType.QUERY or operation.directives:
+        return False
+    found = _Unplannable()
+    visit(document, found)
+    return not found.seen
+
+
+class _Unplannable(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = False
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        literal = all(not isinstance(a.value, VariableNode) for a in node.arguments or ())
+        if node.name.value not in _CONDITIONS or not literal:
+            self.seen = True
+            return BREAK
+        return None
+
+    def enter_fragment_definition(self, node: FragmentDefinitionNode, *_: Any) -> Any:
+        if node.variable_definitions:
+            self.seen = True
+            return BREAK
+        return None
+
+
+class _Run:
+    """One execution of a plan: what graphql-core's executor does for a query that meets no
+    error, with each field's shape read from the plan."""
+
+    __slots__ = ("_context", "_extensions", "_helpers", "_plan", "_root", "_variables")
+
+    def __init__(
+        self,
+        plan: QueryPlan,
+        variables: VariableValues,
+        context: Any,
+        root: Any,
+        operation_extensions: dict[str, Any] | None,
+    ) -> None:
+        self._plan = plan
+        self._variables = variables
+        self._context = context
+        self._root = root
+        self._extensions = operation_extensions
+        self._helpers = GraphQLResolveInfoHelpers(gather=_gather, track=_refuse_tracking)
+
+    def root(self) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        return self._object(self._plan.root, self._root, None)
+
+    def _object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+        results: dict[str, Any] = {}
+        pending: list[str] = []
+        type_name = plan.type.name
+        try:
+            for field_plan in plan.fields:
+                key = field_plan.key
+                if field_plan.plain is not None:
+                    value = _plain_value(field_plan.plain, source)
+                    if value is not Undefined:
+                        results[key] = value
+                        continue
+                value = self._field(plan.type, field_plan, source, Path(path, key, type_name))
+                results[key] = value
+                if is_awaitable(value):
+                    pending.append(key)
+        except BaseException:
+            _abandon(results[key] for key in pending)
+            raise
+        if not pending:
+            return results
+        return _settled(results, pending)
+
+    def _field(
+        self, parent: GraphQLObjectType, field_plan: FieldPlan, source: Any, path: Path
+    ) -> Any:
+        definition = field_plan.definition
+        nodes = field_plan.nodes
+        info = ResolveInfo(
+            nodes[0].name.value,
+            nodes,
+            definition.type,
+            parent,
+            path,
+            self._plan.schema,
+            self._plan.fragment_definitions,
+            self._root,
+            self._plan.operation,
+            self._variables.coerced,
+            self._context,
+            is_awaitable,
+            None,
+            self._helpers,
+            self._extensions,
+        )
+        arguments = (
+            get_argument_values(definition, nodes[0], self._variables)
+            if field_plan.has_arguments
+            else {}
+        )
+        result = field_plan.resolve(source, info, **arguments)
+        if is_awaitable(result):
+            return self._complete_later(definition.type, field_plan, info, path, result)
+        return self._complete(definition.type, field_plan, info, path, result)
+
+    async def _complete_later(
+        self,
+        return_type: GraphQLOutputType,
+        field_plan: FieldPlan,
+        info: Any,
+        path: Path,
+        result: Awaitable[Any],
+    ) -> Any:
+        completed = self._complete(return_type, field_plan, info, path, await result)
+        if is_awaitable(completed):
+            return await completed
+        return completed
+
+    def _complete(
+        self,
+        return_type: GraphQLOutputType,
+        field_plan: FieldPlan,
+        info: Any,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        if isinstance(result, Exception):
+            raise Deviation
+        if isinstance(return_type, GraphQLNonNull):
+            completed = self._complete(return_type.of_type, field_plan, info, path, result)
+            if completed is None:
+                raise Deviation
+            if is_awaitable(completed):
+                return _present(completed)
+            return completed
+        if result is None or result is Undefined:
+            return None
+        if isinstance(return_type, GraphQLList):
+            return self._list(return_type.of_type, field_plan, info, path, result)
+        if is_leaf_type(return_type):
+            coerced = return_type.coerce_output_value(result)  # type: ignore[union-attr]
+            if coerced is None or coerced is Undefined:
+                raise Deviation
+            return coerced
+        if isinstance(return_type, GraphQLAbstractType):
+            return_type = self._runtime_type(return_type, result, info)
+        assert isinstance(return_type, GraphQLObjectType)
+        if return_type.is_type_of is not None:
+            matches = return_type.is_type_of(result, info)
+            if is_awaitable(matches):
+                _abandon((matches,))
+                raise Deviation
+            if not matches:
+                raise Deviation
+        return self._object(self._plan.child(field_plan, return_type), result, path)
+
+    def _list(
+        self,
+        item_type: GraphQLOutputType,
+        field_plan: FieldPlan,
+        info: Any,
+        path: Path,
+        result: Any,
+    ) -> Any:
+        if isinstance(result, str | bytes | dict) or not isinstance(result, Iterable):
+            raise Deviation
+        completed: list[Any] = []
+        pending: list[int] = []
+        try:
+            for index, item in enumerate(result):
+                item_path = Path(path, index, None)
+                if is_awaitable(item):
+                    value = self._complete_later(item_type, field_plan, info, item_path, item)
+                else:
+                    value = self._complete(item_type, field_plan, info, item_path, item)
+                if is_awaitable(value):
+                    pending.append(index)
+                completed.append(value)
+        except BaseException:
+            _abandon(completed[index] for index in pending)
+            raise
+        if not pending:
+            return completed
+        return _settled(completed, pending)
+
+    def _runtime_type(self, abstract: GraphQLAbstractType, result: Any, info: Any) -> Any:
+        resolve_type = abstract.resolve_type or default_type_resolver
+        name = resolve_type(result, info, abstract)
+        if is_awaitable(name):
+            _abandon((name,))
+            raise Deviation
+        runtime = self._plan.schema.get_type(name) if isinstance(name, str) else None
+        if not isinstance(runtime, GraphQLObjectType) or not self._plan.schema.is_sub_type(
+            abstract, runtime
+        ):
+            raise Deviation
+        return runtime
+
+
+def _plain_value(plain: tuple[str, Any, bool], source: Any) -> Any:
+    """The attribute's output value, or Undefined when it needs the general way."""
+    attribute, leaf_type, nullable = plain
+    try:
+        value = getattr(source, attribute)
+        if value is None:
+            return None if nullable else Undefined
+        coerced = leaf_type.coerce_output_value(value)
+    except Exception:
+        return Undefined
+    return Undefined if coerced is None else coerced
+
+
+async def _settled(results: Any, keys: list[Any]) -> Any:
+    """`results` (a dict or a list) with its awaitable entries' values in place, awaited
+    together; the first failure cancels the others."""
+    if len(keys) == 1:
+        results[keys[0]] = await results[keys[0]]
+    else:
+        values = await gather_with_cancel(*(results[key] for key in keys))
+        for key, value in zip(keys, values, strict=True):
+            results[key] = value
+    return results
+
+
+async def _present(completed: Awaitable[Any]) -> Any:
+    value = await completed
+    if value is None:
+        raise Deviation
+    return value
+
+
+def _abandon(awaitables: Iterable[Any]) -> None:
+    """Close what will never be awaited (a coroutine left unawaited warns)."""
+    for awaitable in awaitables:
+        close = getattr(awaitable, "close", None) or getattr(awaitable, "cancel", None)
+        if close is not None:
+            close()
+
+
+async def _gather(awaitables: Any) -> list[Any]:
+    return await gather_with_cancel(*awaitables)
+
+
+def _refuse_tracking(_values: Any) -> None:
+    """Work left running past its field cannot be followed by a plan."""
+    raise Deviation
