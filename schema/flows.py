@@ -15,6 +15,7 @@ from api.progress import engine
 from api.progress.flows import FlowResult
 from api.progress.live import ProgressAction as DomainProgressAction
 from api.progress.steps import StepChanged
+from api.progress.store import MemberRow
 from resolvers import flows as resolve
 from schema.content import Phase
 from schema.errors import UserError
@@ -137,11 +138,19 @@ class Flow:
     @classmethod
     def from_result(cls, result: FlowResult) -> Flow:
         item, view = result.item, result.view
+        content = {step.id: step for step in item.steps}
+        known: dict[str, Member] = {}  # a teammate is a candidate of many steps: built once
+
+        def member(row: MemberRow) -> Member:
+            found = known.get(row.id)
+            if found is None:
+                found = known[row.id] = Member.from_row(row)
+            return found
+
         steps = []
         for step_view in view.steps:
-            step = item.step(step_view.step_id)
+            step = content[step_view.step_id]
             members = result.steps[step_view.step_id]
-            assert step is not None
             steps.append(
                 Step(
                     id=strawberry.ID(step.id),
@@ -149,14 +158,14 @@ class Flow:
                     status=step_view.status,
                     scope=engine.Scope(step.scope),
                     roles=list(step.roles),
-                    candidates=[Member.from_row(m) for m in members.candidates],
+                    candidates=[member(m) for m in members.candidates],
                     requires=[strawberry.ID(r) for r in step.requires],
                     optional=step.optional,
                     skippable=step.skippable,
                     completes_on=step.completes_on,
-                    completed_by=Member.maybe(members.done_by),
+                    completed_by=member(members.done_by) if members.done_by else None,
                     completed_at=step_view.done_at,
-                    assignee=Member.maybe(members.assignee),
+                    assignee=member(members.assignee) if members.assignee else None,
                     body_markdown=step.body_markdown,
                     body_html=step.body_html,
                     content=step,
