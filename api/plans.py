@@ -37,6 +37,7 @@ from graphql import (
     OperationType,
     Undefined,
     VariableNode,
+    get_named_type,
     is_leaf_type,
     visit,
 )
@@ -74,7 +75,8 @@ class FieldPlan:
     nodes: list[FieldNode]
     resolve: Callable[..., Any]
     has_arguments: bool
-    plain: tuple[str, Any, bool] | None  # answered by reading the attribute
+    plain: tuple[str, Any, bool] | None  # a leaf answered by reading the attribute
+    attribute: str | None  # an object or list read from the attribute, without resolver
     children: dict[str, ObjectPlan] = field(default_factory=dict)  # by runtime type
 
 
@@ -142,6 +144,7 @@ class QueryPlan:
                     definition.resolve or default_field_resolver,
                     bool(definition.args or node.arguments),
                     self._plain.get((object_type.name, node.name.value)),
+                    _attribute(definition, node),
                 )
             )
         return ObjectPlan(object_type, fields)
@@ -156,6 +159,19 @@ class QueryPlan:
         """The operation's `data`; raises Deviation (or what a resolver raised) when
         graphql-core must answer instead."""
         return _Run(self, variables, context, root, operation_extensions).root()
+
+
+def _attribute(definition: GraphQLField, node: FieldNode) -> str | None:
+    """The attribute a field without resolver, permission or argument reads, when its
+    values are objects that need no resolve info to complete (no type to decide at run
+    time): the plan reads it instead of calling strawberry's resolver."""
+    strawberry_field = (definition.extensions or {}).get("strawberry-definition")
+    if strawberry_field is None or not strawberry_field.is_basic_field or node.arguments:
+        return None
+    named = get_named_type(definition.type)
+    if not isinstance(named, GraphQLObjectType) or named.is_type_of is not None:
+        return None
+    return strawberry_field.python_name
 
 
 def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
@@ -223,7 +239,17 @@ class _Run:
                     if value is not Undefined:
                         results[key] = value
                         continue
-                value = self._field(plan.type, field_plan, source, Path(path, key, type_name))
+                field_path = Path(path, key, type_name)
+                if field_plan.attribute is not None:
+                    value = self._complete(
+                        field_plan.definition.type,
+                        field_plan,
+                        None,  # not needed: no abstract type or type check below it
+                        field_path,
+                        getattr(source, field_plan.attribute),
+                    )
+                else:
+                    value = self._field(plan.type, field_plan, source, field_path)
                 results[key] = value
                 if is_awaitable(value):
                     pending.append(key)
