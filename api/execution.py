@@ -242,15 +242,15 @@ PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
 
 def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
     """Every field, by (object type, field), whose value is an attribute of its source and a
-    scalar or enum: no resolver, no permission, no argument, nothing below it."""
+    scalar or enum: no resolver, no permission or other extension, no argument, nothing
+    below it (strawberry's "basic" fields)."""
     found: dict[tuple[str, str], PlainLeaf] = {}
     for type_name, graphql_type in schema.type_map.items():
         if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
             continue
         for name, graphql_field in graphql_type.fields.items():
             definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            default = getattr(graphql_field.resolve, "_is_default", False)
-            if definition is None or not default or graphql_field.args:
+            if definition is None or not definition.is_basic_field or graphql_field.args:
                 continue
             nullable = not isinstance(graphql_field.type, GraphQLNonNull)
             leaf = graphql_field.type if nullable else graphql_field.type.of_type

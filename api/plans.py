@@ -17,6 +17,7 @@ changes nothing. Documents with `@defer`, `@stream`, any other directive on thei
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +85,9 @@ class FieldPlan:
 class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
+    # When every field is a plain leaf (a member's id and name, a flow's progress): each
+    # (key, attribute, type, nullable), answered without paths or completion steps.
+    leaves: list[tuple[str, str, Any, bool]] | None
 
 
 class QueryPlan:
@@ -147,7 +151,8 @@ class QueryPlan:
                     _attribute(definition, node),
                 )
             )
-        return ObjectPlan(object_type, fields)
+        leaves = [(f.key, *f.plain) for f in fields if f.plain is not None]
+        return ObjectPlan(object_type, fields, leaves if len(leaves) == len(fields) else None)
 
     def run(
         self,
@@ -163,15 +168,15 @@ class QueryPlan:
 
 def _attribute(definition: GraphQLField, node: FieldNode) -> str | None:
     """The attribute a field without resolver, permission or argument reads, when its
-    values are objects that need no resolve info to complete (no type to decide at run
-    time): the plan reads it instead of calling strawberry's resolver."""
+    values need no resolve info to complete (leaves, or objects with no type to decide at
+    run time): the plan reads it instead of calling strawberry's resolver."""
     strawberry_field = (definition.extensions or {}).get("strawberry-definition")
     if strawberry_field is None or not strawberry_field.is_basic_field or node.arguments:
         return None
     named = get_named_type(definition.type)
-    if not isinstance(named, GraphQLObjectType) or named.is_type_of is not None:
-        return None
-    return strawberry_field.python_name
+    if (isinstance(named, GraphQLObjectType) and named.is_type_of is None) or is_leaf_type(named):
+        return strawberry_field.python_name
+    return None
 
 
 def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
@@ -228,6 +233,8 @@ class _Run:
         return self._object(self._plan.root, self._root, None)
 
     def _object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+        if plan.leaves is not None:
+            return _leaves(plan.leaves, source)
         results: dict[str, Any] = {}
         pending: list[str] = []
         type_name = plan.type.name
@@ -353,10 +360,14 @@ class _Run:
     ) -> Any:
         if isinstance(result, str | bytes | dict) or not isinstance(result, Iterable):
             raise Deviation
+        items = result if isinstance(result, list | tuple) else list(result)
+        at_once = self._items(item_type, field_plan, items)
+        if at_once is not None:
+            return at_once
         completed: list[Any] = []
         pending: list[int] = []
         try:
-            for index, item in enumerate(result):
+            for index, item in enumerate(items):
                 item_path = Path(path, index, None)
                 if is_awaitable(item):
                     value = self._complete_later(item_type, field_plan, info, item_path, item)
@@ -372,6 +383,37 @@ class _Run:
             return completed
         return _settled(completed, pending)
 
+    def _items(
+        self, item_type: GraphQLOutputType, field_plan: FieldPlan, items: list[Any] | tuple[Any]
+    ) -> list[Any] | None:
+        """A list's items completed in one pass when they are leaves (a step's roles) or
+        objects of plain leaves (its candidates); None for the item by item way."""
+        non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if non_null else item_type  # type: ignore[union-attr]
+        if is_leaf_type(inner):
+            complete = inner.coerce_output_value
+        elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+            leaves = self._plan.child(field_plan, inner).leaves
+            if leaves is None:
+                return None
+            complete = functools.partial(_leaves, leaves)
+        else:
+            return None
+        completed = []
+        for item in items:
+            if item is None:
+                if non_null:
+                    raise Deviation
+                completed.append(None)
+                continue
+            if is_awaitable(item):
+                return None
+            value = complete(item)
+            if value is None or value is Undefined:
+                raise Deviation
+            completed.append(value)
+        return completed
+
     def _runtime_type(self, abstract: GraphQLAbstractType, result: Any, info: Any) -> Any:
         resolve_type = abstract.resolve_type or default_type_resolver
         name = resolve_type(result, info, abstract)
@@ -384,6 +426,24 @@ class _Run:
         ):
             raise Deviation
         return runtime
+
+
+def _leaves(leaves: list[tuple[str, str, Any, bool]], source: Any) -> dict[str, Any]:
+    """An object of plain leaves; what graphql-core would report (a null where none may
+    be, a value its type refuses) deviates."""
+    results = {}
+    for key, attribute, leaf_type, nullable in leaves:
+        value = getattr(source, attribute)
+        if value is None:
+            if not nullable:
+                raise Deviation
+            results[key] = None
+            continue
+        coerced = leaf_type.coerce_output_value(value)
+        if coerced is None or coerced is Undefined:
+            raise Deviation
+        results[key] = coerced
+    return results
 
 
 def _plain_value(plain: tuple[str, Any, bool], source: Any) -> Any:
