@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -29,6 +29,7 @@ StepScope = strawberry.enum(
     engine.Scope, name="StepScope", description="Who does a step: each member, or the account once."
 )
 FlowState = strawberry.enum(engine.FlowState, description="Where a flow stands for this viewer.")
+SCOPES = {scope.value: scope for scope in engine.Scope}  # a content step's scope, as the enum
 TourPlacement = strawberry.enum(
     DomainTourPlacement, name="TourPlacement", description="Where a tour's tooltip sits."
 )
@@ -156,10 +157,10 @@ class Flow:
                     id=strawberry.ID(step.id),
                     title=step.title,
                     status=step_view.status,
-                    scope=engine.Scope(step.scope),
+                    scope=SCOPES[step.scope],
                     roles=list(step.roles),
                     candidates=[member(m) for m in members.candidates],
-                    requires=[strawberry.ID(r) for r in step.requires],
+                    requires=cast(list[strawberry.ID], list(step.requires)),  # ID is str
                     optional=step.optional,
                     skippable=step.skippable,
                     completes_on=step.completes_on,

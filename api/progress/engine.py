@@ -192,8 +192,10 @@ def _step_views(
     views = []
     for step in flow.steps:
         # A require naming a removed step cannot be met any more, so it no longer binds.
-        missing = tuple(
-            dict.fromkeys(r for r in step.requires if r in step_ids and r not in done_ids)
+        missing = (
+            tuple(dict.fromkeys(r for r in step.requires if r in step_ids and r not in done_ids))
+            if step.requires
+            else ()
         )
         mark = current.get(step.id)
         candidates: tuple[str, ...] = ()

@@ -70,11 +70,12 @@ def evaluate(
     )
     by_pk = {member.pk: member for member in members}
     by_id = {member.id: member for member in members}
+    assignees = state.assignees
     steps = {
         v.step_id: StepResult(
             done_by=by_pk.get(int(v.done_by)) if v.done_by else None,
-            assignee=by_pk.get(state.assignees.get((flow.id, v.step_id), -1)),
-            candidates=tuple(by_id[c] for c in v.candidates if c in by_id),
+            assignee=by_pk.get(assignees.get((flow.id, v.step_id), -1)) if assignees else None,
+            candidates=tuple(by_id[c] for c in v.candidates if c in by_id) if v.candidates else (),
         )
         for v in view.steps
     }
