@@ -44,7 +44,7 @@ from strawberry.utils.operation import get_operation_type
 
 from api.faults import is_unexpected, masked
 from api.limits import validation_errors
-from api.plans import QueryPlan, plannable
+from api.plans import QueryPlan, Resolved, plannable
 
 logger = logging.getLogger("heed.execution")
 
@@ -55,7 +55,7 @@ class Prepared:
 
     document: DocumentNode | None
     errors: list[GraphQLError]
-    # Each query operation's plan (None: graphql-core executes it), made on first use.
+    # Each operation's plan (None: graphql-core executes it), made on first use.
     plans: dict[str | None, QueryPlan | None] = field(default_factory=dict)
 
 
@@ -88,8 +88,8 @@ class Documents:
         return found
 
     def plan(self, prepared: Prepared, operation_name: str | None) -> QueryPlan | None:
-        """The operation's plan, when one answers it (a valid query without directives a
-        plan does not follow)."""
+        """The operation's plan, when one answers it (a valid query or mutation without
+        directives a plan does not follow)."""
         try:
             return prepared.plans[operation_name]
         except KeyError:
@@ -158,10 +158,16 @@ class Execution:
         )
         if prepared.errors:
             return self._failed(prepared.errors, request_id, extensions)
-        if operation_type is OperationType.QUERY:
+        middleware: list[Resolved] | None = None
+        try:
             data = await self._planned(
                 prepared, variables, context, root, operation_name, operation_extensions
             )
+        except Resolved as resolved:  # a mutation ran: graphql-core completes its answer
+            middleware = [resolved]
+        except Exception as error:  # a mutation's plan failed: never run twice
+            return self._failed([_graphql_error(error)], request_id, extensions)
+        else:
             if data is not None:
                 return ExecutionResult(data=data, errors=None, extensions=extensions)
         try:
@@ -175,16 +181,12 @@ class Execution:
                 is_awaitable=optimized_is_awaitable,
                 executor_class=self.executor_class,
                 operation_extensions=operation_extensions,
+                middleware=middleware,
             )
             if inspect.isawaitable(result):
                 result = await result
         except Exception as error:
-            wrapped = (
-                error
-                if isinstance(error, GraphQLError)
-                else GraphQLError(str(error), original_error=error)
-            )
-            return self._failed([wrapped], request_id, extensions)
+            return self._failed([_graphql_error(error)], request_id, extensions)
         errors = result.errors
         if errors:
             self.report(errors, request_id)
@@ -200,8 +202,10 @@ class Execution:
         operation_name: str | None,
         operation_extensions: dict[str, Any] | None,
     ) -> dict[str, Any] | None:
-        """The query's data as its plan answers it; None when graphql-core must execute it
-        (no plan, variables it refuses, or the plan deviated: it reports what it meets)."""
+        """The operation's data as its plan answers it; None when graphql-core must execute
+        it (no plan, variables it refuses, or a query's plan deviated: it reports what it
+        meets). A mutation's plan raises `Resolved` when graphql-core must complete what its
+        fields did, and raises what went wrong otherwise: a mutation is never run twice."""
         plan = self.documents.plan(prepared, operation_name)
         if plan is None or self.executor_class.variable_errors(
             self.schema, prepared.document, variables, operation_name
@@ -216,7 +220,12 @@ class Execution:
             data = plan.run(coerced, context, root, operation_extensions)
             if inspect.isawaitable(data):
                 data = await data
-        except Exception as error:  # graphql-core meets it again and reports it
+        except Resolved:
+            raise
+        except Exception as error:
+            if plan.serial:
+                raise
+            # graphql-core meets it again and reports it
             logger.debug("the plan of %s deviated: %r", operation_name or "a query", error)
             return None
         return data
@@ -322,6 +331,12 @@ def lean_executor(base: type[Any], schema: GraphQLSchema) -> type[Any]:
             return _awaited(results, awaitable_fields)
 
     return LeanExecutor
+
+
+def _graphql_error(error: Exception) -> GraphQLError:
+    return (
+        error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
+    )
 
 
 async def _awaited(results: dict[str, Any], names: list[str]) -> dict[str, Any]:

@@ -1,22 +1,29 @@
-"""Query documents compiled once into plans, answered without graphql-core's executor.
+"""Operations compiled once per document into plans, answered without graphql-core's
+executor.
 
 For every request graphql-core builds an executor with its incremental-delivery state, and for
 every field a path, resolve info and a chain of completion steps that look the field's type up
 again: about a quarter of a recomputed home answer's CPU, and most of what executing
-`{ __typename }` costs. Yet a query's shape is fixed by its text: which fields each object type
-selects, under which keys, with which sub-selections. A plan holds that shape, so a request
-only resolves, checks and serializes.
+`{ __typename }` costs. Yet an operation's shape is fixed by its text: which fields each object
+type selects, under which keys, with which sub-selections. A plan holds that shape, so a
+request only resolves, checks and serializes.
 
 A plan answers only what it answers exactly as graphql-core would. Anything else (an error, a
-null where none may be, a value its type refuses, a type decided asynchronously) raises
-`Deviation`, and the caller runs the operation through graphql-core, which reports it as it
-always has. Plans are made for queries only: their resolvers read, so running one again
-changes nothing. Documents with `@defer`, `@stream`, any other directive on their selections,
-`@skip`/`@include` that depend on a variable, or fragment variables get no plan.
+null where none may be, a value its type refuses, a type decided asynchronously) is left to
+graphql-core, which reports it as it always has:
+- a query's plan raises `Deviation`, and graphql-core runs the query again (its resolvers
+  read, so running them again changes nothing);
+- a mutation's root fields run once, in order, as graphql-core runs them; if one's answer
+  needs graphql-core, `Resolved` carries what every root field returned or raised, and
+  graphql-core completes the answer from those outcomes without running any of them again.
+
+Subscriptions, and documents with `@defer`, `@stream`, any other directive on their
+selections, `@skip`/`@include` that depend on a variable, or fragment variables, get no plan.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -68,6 +75,33 @@ class Deviation(Exception):
     """The plan met something only graphql-core's executor reports exactly."""
 
 
+@dataclass(frozen=True, slots=True)
+class Raised:
+    """What a root field's resolver raised (a resolver may also return an exception)."""
+
+    error: Exception
+
+
+class Resolved(Exception):
+    """A mutation's root fields ran, but graphql-core must complete the answer: `outcomes`
+    holds what each returned (or `Raised`). As graphql-core middleware, it answers each root
+    field with its outcome instead of running the field again."""
+
+    def __init__(self, outcomes: dict[str, Any]) -> None:
+        super().__init__("a mutation's answer is completed by graphql-core")
+        self.outcomes = outcomes
+
+    def resolve(
+        self, next_resolver: Callable[..., Any], source: Any, info: Any, **kwargs: Any
+    ) -> Any:
+        if info.path.prev is not None:
+            return next_resolver(source, info, **kwargs)
+        outcome = self.outcomes[info.path.key]  # every root field whose arguments held ran
+        if isinstance(outcome, Raised):
+            raise outcome.error
+        return outcome
+
+
 @dataclass(slots=True, eq=False)
 class FieldPlan:
     key: str  # the response key (alias or name)
@@ -110,7 +144,8 @@ class QueryPlan:
             name: FragmentDetails(d, None) for name, d in self.fragment_definitions.items()
         }
         self._plain = plain
-        root = schema.query_type
+        self.serial = operation.operation is OperationType.MUTATION
+        root = schema.mutation_type if self.serial else schema.query_type
         assert root is not None
         collected = collect_fields(schema, self._fragments, _NO_VARIABLES, root, operation)
         self.root = self._object(root, collected.grouped_field_set)
@@ -180,9 +215,9 @@ def _attribute(definition: GraphQLField, node: FieldNode) -> str | None:
 
 
 def plannable(document: DocumentNode, operation: OperationDefinitionNode) -> bool:
-    """Whether a plan answers this operation: a query whose selections carry no directive
-    but `@skip`/`@include` with a literal condition, and no fragment variables."""
-    if operation.operation is not OperationType.QUERY or operation.directives:
+    """Whether a plan answers this operation: a query or mutation whose selections carry no
+    directive but `@skip`/`@include` with a literal condition, and no fragment variables."""
+    if operation.operation is OperationType.SUBSCRIPTION or operation.directives:
         return False
     found = _Unplannable()
     visit(document, found)
@@ -230,6 +265,8 @@ class _Run:
         self._helpers = GraphQLResolveInfoHelpers(gather=_gather, track=_refuse_tracking)
 
     def root(self) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        if self._plan.serial:
+            return self._serially(self._plan.root)
         return self._object(self._plan.root, self._root, None)
 
     def _object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
@@ -270,6 +307,16 @@ class _Run:
     def _field(
         self, parent: GraphQLObjectType, field_plan: FieldPlan, source: Any, path: Path
     ) -> Any:
+        info, result = self._resolve(parent, field_plan, source, path)
+        return_type = field_plan.definition.type
+        if is_awaitable(result):
+            return self._complete_later(return_type, field_plan, info, path, result)
+        return self._complete(return_type, field_plan, info, path, result)
+
+    def _resolve(
+        self, parent: GraphQLObjectType, field_plan: FieldPlan, source: Any, path: Path
+    ) -> tuple[Any, Any]:
+        """The field's resolve info and what its resolver returned (maybe an awaitable)."""
         definition = field_plan.definition
         nodes = field_plan.nodes
         info = ResolveInfo(
@@ -294,10 +341,38 @@ class _Run:
             if field_plan.has_arguments
             else {}
         )
-        result = field_plan.resolve(source, info, **arguments)
-        if is_awaitable(result):
-            return self._complete_later(definition.type, field_plan, info, path, result)
-        return self._complete(definition.type, field_plan, info, path, result)
+        return info, field_plan.resolve(source, info, **arguments)
+
+    async def _serially(self, plan: ObjectPlan) -> dict[str, Any]:
+        """A mutation's root fields, each resolved and completed before the next starts (as
+        graphql-core runs them). A mutation is never run twice: when one field's answer
+        deviates, the others still run, and `Resolved` hands every root field's outcome to
+        graphql-core, which completes them without running them again."""
+        results: dict[str, Any] = {}
+        outcomes: dict[str, Any] = {}
+        deviated = False
+        for field_plan in plan.fields:
+            key = field_plan.key
+            path = Path(None, key, plan.type.name)
+            try:
+                info, result = self._resolve(plan.type, field_plan, self._root, path)
+                if is_awaitable(result):
+                    result = await result
+            except Exception as error:
+                outcomes[key] = Raised(error)
+                deviated = True
+                continue
+            outcomes[key] = result
+            if deviated:
+                continue
+            try:
+                value = self._complete(field_plan.definition.type, field_plan, info, path, result)
+                results[key] = await value if is_awaitable(value) else value
+            except Exception:
+                deviated = True
+        if deviated:
+            raise Resolved(outcomes)
+        return results
 
     async def _complete_later(
         self,
@@ -460,14 +535,20 @@ def _plain_value(plain: tuple[str, Any, bool], source: Any) -> Any:
 
 
 async def _settled(results: Any, keys: list[Any]) -> Any:
-    """`results` (a dict or a list) with its awaitable entries' values in place, awaited
-    together; the first failure cancels the others."""
-    if len(keys) == 1:
-        results[keys[0]] = await results[keys[0]]
-    else:
-        values = await gather_with_cancel(*(results[key] for key in keys))
-        for key, value in zip(keys, values, strict=True):
-            results[key] = value
+    """`results` (a dict or a list) with its awaitable entries' values in place, run
+    together as graphql-core runs them: the first in this task, the others as tasks started
+    before it (a task fewer than gathering them all). On a failure the others finish before
+    it is raised: cancelled before their first step, the resolver coroutines inside them
+    would never be awaited."""
+    first, *others = keys
+    started = [asyncio.ensure_future(results[key]) for key in others]
+    try:
+        results[first] = await results[first]
+        for key, task in zip(others, started, strict=True):
+            results[key] = await task
+    except BaseException:
+        await asyncio.gather(*started, return_exceptions=True)
+        raise
     return results
 
 
@@ -478,12 +559,22 @@ async def _present(completed: Awaitable[Any]) -> Any:
     return value
 
 
+_settling: set[asyncio.Future[Any]] = set()  # held until done: the loop holds tasks weakly
+
+
 def _abandon(awaitables: Iterable[Any]) -> None:
-    """Close what will never be awaited (a coroutine left unawaited warns)."""
+    """Let work whose value is no longer wanted finish in the background, as graphql-core
+    does: closing it instead would leave the resolver coroutines inside unawaited."""
     for awaitable in awaitables:
-        close = getattr(awaitable, "close", None) or getattr(awaitable, "cancel", None)
-        if close is not None:
-            close()
+        settling = asyncio.ensure_future(awaitable)
+        _settling.add(settling)
+        settling.add_done_callback(_settled_quietly)
+
+
+def _settled_quietly(settling: asyncio.Future[Any]) -> None:
+    _settling.discard(settling)
+    if not settling.cancelled():
+        settling.exception()  # retrieved: its failure is graphql-core's to report
 
 
 async def _gather(awaitables: Any) -> list[Any]:

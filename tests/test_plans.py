@@ -10,7 +10,7 @@ import pytest
 
 import api.execution
 from api.execution import Documents
-from tests.conftest import graphql, unique
+from tests.conftest import SQLCounter, graphql, unique
 from tests.test_team_onboarding import FLOW, HOME, REQUEST_HELP, Team, step
 
 CONTENT = """query Content($first: Int, $kind: ContentKind) {
@@ -103,11 +103,70 @@ async def test_a_query_its_plan_cannot_answer_reads_as_before(
 async def test_documents_a_plan_does_not_follow_go_to_graphql_core(
     client: httpx.AsyncClient, executions: list[str]
 ) -> None:
-    """A condition on a variable, or a mutation, is executed by graphql-core."""
+    """A condition on a variable is left to graphql-core (as are subscriptions)."""
     team = Team("general")
     ann = team.add("ann", "admin")
     conditional = "query Cond($on: Boolean!) { viewer { member { id @include(if: $on) } } }"
     body = await graphql(client, conditional, ann, {"on": False})
     assert body["data"] == {"viewer": {"member": {}}}
-    await step(client, ann, "completeStep", "reception-setup", "create-account")
-    assert executions == ["Cond", "(anonymous)"], "the query, then the mutation"
+    assert executions == ["Cond"]
+
+
+async def test_a_planned_mutation_answers_as_graphql_core_does(
+    client: httpx.AsyncClient, executions: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same step completed in two teams alike: once answered by its plan, once by
+    graphql-core."""
+    answers = []
+    for planned in (True, False):
+        if not planned:
+            monkeypatch.setattr(Documents, "plan", lambda *_: None)
+        team = Team("mutation")
+        ann = team.add("ann", "billing")
+        await graphql(client, "{ __typename }", team.add("bob", "admin"))
+        executions.clear()
+        answers.append(await step(client, ann, "completeStep", "reception-setup", "add-card"))
+        assert executions == ([] if planned else ["(anonymous)"])
+    assert answers[0] == answers[1]
+    assert answers[0]["step"]["status"] == "DONE"
+
+
+HANDOVER = """mutation Handover($input: StepInput!) {
+  setOnboardingOwner(memberId: "cid") {
+    organization { owner { id } members { totalCount } } userErrors { code } }
+  completeStep(input: $input) { step { id status } flow { progress { done total } } }
+}"""
+OWNER = 'mutation { setOnboardingOwner(memberId: "bob") { userErrors { code } } }'
+
+
+async def test_a_mutation_graphql_core_completes_runs_once(
+    client: httpx.AsyncClient,
+    executions: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    sql_counter: SQLCounter,
+) -> None:
+    """Bob, the owner, hands the account over to Cid: afterwards he may no longer read its
+    members, so the answer needs graphql-core's error. It completes what both root fields
+    did without doing them again (two changes committed), and the answer is the one
+    graphql-core alone gives."""
+    answers = []
+    for planned in (True, False):
+        if not planned:
+            monkeypatch.setattr(Documents, "plan", lambda *_: None)
+        team = Team("handover")
+        ann, bob = team.add("ann", "admin"), team.add("bob", "billing")
+        await graphql(client, "{ __typename }", team.add("cid", "it"))
+        await graphql(client, "{ __typename }", bob)
+        assert (await graphql(client, OWNER, ann))["data"]["setOnboardingOwner"]["userErrors"] == []
+        sql_counter.statements.clear()
+        executions.clear()
+        variables = {"input": {"flowId": "reception-setup", "stepId": "add-card"}}
+        answers.append(await graphql(client, HANDOVER, bob, variables))
+        locks = [s for s in sql_counter.statements if "state_version" in s and "UPDATE" in s]
+        assert len(locks) == 2, "each root field changed the organization once"
+        assert executions == ["Handover"]
+    assert answers[0] == answers[1]
+    error = answers[0]["errors"][0]
+    assert error["path"] == ["setOnboardingOwner", "organization", "members"]
+    assert answers[0]["data"]["setOnboardingOwner"]["organization"]["owner"] == {"id": "cid"}
+    assert answers[0]["data"]["completeStep"]["step"]["status"] == "DONE"
