@@ -1,5 +1,6 @@
-"""Queries and mutations run through graphql-core, each distinct document parsed and validated
-once; strawberry defines the schema.
+"""Queries and mutations, each distinct document parsed, validated and planned once
+(api/plans.py), with graphql-core executing what a plan leaves to it; strawberry defines the
+schema.
 
 Strawberry's own `execute` builds its extension runner, every extension and their hook
 wrappers on every request (about 65 µs before anything is resolved). Heed's extensions always
@@ -20,19 +21,13 @@ from typing import Any
 
 from graphql import (
     DocumentNode,
-    GraphQLEnumType,
     GraphQLError,
-    GraphQLNonNull,
-    GraphQLObjectType,
-    GraphQLScalarType,
     GraphQLSchema,
-    Undefined,
     execute,
     get_operation_ast,
     parse,
 )
 from graphql.execution.values import get_variable_values
-from graphql.pyutils import Path, gather_with_cancel
 from graphql.validation import ASTValidationRule
 from strawberry.exceptions import MissingQueryError
 from strawberry.execution import optimized_is_awaitable
@@ -44,7 +39,7 @@ from strawberry.utils.operation import get_operation_type
 
 from api.faults import is_unexpected, masked
 from api.limits import validation_errors
-from api.plans import QueryPlan, Resolved, plannable
+from api.plans import QueryPlan, Resolved, plain_leaves, plannable
 
 logger = logging.getLogger("heed.execution")
 
@@ -245,105 +240,7 @@ class Execution:
         ]
 
 
-# A leaf field strawberry resolves by reading an attribute: (attribute, type, nullable).
-PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
-
-
-def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
-    """Every field, by (object type, field), whose value is an attribute of its source and a
-    scalar or enum: no resolver, no permission or other extension, no argument, nothing
-    below it (strawberry's "basic" fields)."""
-    found: dict[tuple[str, str], PlainLeaf] = {}
-    for type_name, graphql_type in schema.type_map.items():
-        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
-            continue
-        for name, graphql_field in graphql_type.fields.items():
-            definition = (graphql_field.extensions or {}).get("strawberry-definition")
-            if definition is None or not definition.is_basic_field or graphql_field.args:
-                continue
-            nullable = not isinstance(graphql_field.type, GraphQLNonNull)
-            leaf = graphql_field.type if nullable else graphql_field.type.of_type
-            if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-                found[(type_name, name)] = (definition.python_name, leaf, nullable)
-    return found
-
-
-def lean_executor(base: type[Any], schema: GraphQLSchema) -> type[Any]:
-    """`base` answering plain leaf fields (most fields of a large answer) by reading the
-    attribute and serializing it, without the path, resolve info, argument and completion
-    steps graphql-core takes for every field. Anything unusual (a null in a non-null field, a
-    value the type refuses, an error) goes the general way, which reports it as before."""
-    plain = plain_leaves(schema)
-
-    class LeanExecutor(base):  # type: ignore[misc, valid-type]
-        def plain_value(self, parent_type: GraphQLObjectType, source: Any, fields: Any) -> Any:
-            """The field's serialized value when it is a plain leaf and nothing about it is
-            unusual; Undefined otherwise (the general way then runs and reports it)."""
-            leaf = plain.get((parent_type.name, fields[0].node.name.value))
-            if leaf is None:
-                return Undefined
-            attribute, leaf_type, nullable = leaf
-            try:
-                value = getattr(source, attribute)
-                if value is None:
-                    return None if nullable else Undefined
-                serialized = leaf_type.serialize(value)
-            except Exception:
-                return Undefined
-            return Undefined if serialized is None else serialized
-
-        def execute_fields(
-            self,
-            parent_type: GraphQLObjectType,
-            source_value: Any,
-            path: Any,
-            grouped_field_set: Any,
-            position_context: Any,
-        ) -> Any:
-            """graphql-core's `execute_fields`, with plain leaves answered in place (no path,
-            resolve info or awaitable check for them)."""
-            results: dict[str, Any] = {}
-            is_awaitable = self.is_awaitable
-            awaitable_fields: list[str] = []
-            try:
-                for response_name, field_details_list in grouped_field_set.items():
-                    result = self.plain_value(parent_type, source_value, field_details_list)
-                    if result is not Undefined:
-                        results[response_name] = result
-                        continue
-                    result = self.execute_field(
-                        parent_type,
-                        source_value,
-                        field_details_list,
-                        Path(path, response_name, parent_type.name),
-                        position_context,
-                    )
-                    if result is not Undefined:
-                        results[response_name] = result
-                        if is_awaitable(result):
-                            awaitable_fields.append(response_name)
-            except Exception:
-                if awaitable_fields:
-                    self.settle_in_background([results[name] for name in awaitable_fields])
-                raise
-            if not awaitable_fields:
-                return results
-            return _awaited(results, awaitable_fields)
-
-    return LeanExecutor
-
-
 def _graphql_error(error: Exception) -> GraphQLError:
     return (
         error if isinstance(error, GraphQLError) else GraphQLError(str(error), original_error=error)
     )
-
-
-async def _awaited(results: dict[str, Any], names: list[str]) -> dict[str, Any]:
-    """`results` with the awaitable fields' values in place (as graphql-core does)."""
-    if len(names) == 1:
-        results[names[0]] = await results[names[0]]
-    else:
-        values = await gather_with_cancel(*(results[name] for name in names))
-        results.update(zip(names, values, strict=True))
-    return results

@@ -35,11 +35,13 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -63,9 +65,8 @@ from graphql.type.definition import GraphQLResolveInfoHelpers
 from strawberry.execution import optimized_is_awaitable as is_awaitable
 from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as ResolveInfo
 
-# A leaf field read straight from an attribute: (attribute, type, nullable), by
-# (object type, field) (`api.execution.plain_leaves`).
-PlainLeaves = dict[tuple[str, str], tuple[str, Any, bool]]
+# A leaf field strawberry resolves by reading an attribute: (attribute, type, nullable).
+PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
 
 _NO_VARIABLES = VariableValues({}, {})
 _CONDITIONS = frozenset({"skip", "include"})
@@ -110,7 +111,7 @@ class FieldPlan:
     nodes: list[FieldNode]
     resolve: Callable[..., Any]
     has_arguments: bool
-    plain: tuple[str, Any, bool] | None  # a leaf answered by reading the attribute
+    plain: PlainLeaf | None  # a leaf answered by reading the attribute
     attribute: str | None  # an object or list read from the attribute, without resolver
     children: dict[str, ObjectPlan] = field(default_factory=dict)  # by runtime type
 
@@ -133,7 +134,7 @@ class QueryPlan:
         schema: GraphQLSchema,
         document: DocumentNode,
         operation: OperationDefinitionNode,
-        plain: PlainLeaves,
+        plain: dict[tuple[str, str], PlainLeaf],
     ) -> None:
         self.schema = schema
         self.operation = operation
@@ -199,6 +200,25 @@ class QueryPlan:
         """The operation's `data`; raises Deviation (or what a resolver raised) when
         graphql-core must answer instead."""
         return _Run(self, variables, context, root, operation_extensions).root()
+
+
+def plain_leaves(schema: GraphQLSchema) -> dict[tuple[str, str], PlainLeaf]:
+    """Every field, by (object type, field), whose value is an attribute of its source and a
+    scalar or enum: no resolver, no permission or other extension, no argument, nothing
+    below it (strawberry's "basic" fields)."""
+    found: dict[tuple[str, str], PlainLeaf] = {}
+    for type_name, graphql_type in schema.type_map.items():
+        if not isinstance(graphql_type, GraphQLObjectType) or type_name.startswith("__"):
+            continue
+        for name, graphql_field in graphql_type.fields.items():
+            definition = (graphql_field.extensions or {}).get("strawberry-definition")
+            if definition is None or not definition.is_basic_field or graphql_field.args:
+                continue
+            nullable = not isinstance(graphql_field.type, GraphQLNonNull)
+            leaf = graphql_field.type if nullable else graphql_field.type.of_type
+            if isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
+                found[(type_name, name)] = (definition.python_name, leaf, nullable)
+    return found
 
 
 def _attribute(definition: GraphQLField, node: FieldNode) -> str | None:
@@ -521,7 +541,7 @@ def _leaves(leaves: list[tuple[str, str, Any, bool]], source: Any) -> dict[str, 
     return results
 
 
-def _plain_value(plain: tuple[str, Any, bool], source: Any) -> Any:
+def _plain_value(plain: PlainLeaf, source: Any) -> Any:
     """The attribute's output value, or Undefined when it needs the general way."""
     attribute, leaf_type, nullable = plain
     try:

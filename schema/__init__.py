@@ -28,7 +28,7 @@ from strawberry.types.graphql import OperationType
 
 from api.cost import RequestedCost, cost_extension, query_cost_rule
 from api.db import is_connection_failure
-from api.execution import Documents, Execution, lean_executor
+from api.execution import Documents, Execution
 from api.faults import HEALTH, MaskUnexpectedErrors, described, is_unexpected
 from api.limits import (
     BoundedValidationCache,
@@ -165,7 +165,7 @@ def build_schema(limits: Limits, *, introspection: bool, production: bool = Fals
             limits.max_tokens,
             DOCUMENT_CACHE_SIZE,
         ),
-        lean_executor(executor_class, schema._schema),
+        executor_class,
         production,
         report_errors,
         None if production else requested_cost,

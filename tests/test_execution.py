@@ -1,16 +1,25 @@
-"""The lean executor answers plain leaf fields itself; whatever is unusual goes the general
-way and reads exactly as graphql-core reports it."""
+"""A plan answers plain fields itself and gives way on anything unusual, which graphql-core
+then reports; no field guarded by a permission is ever read as a plain attribute."""
 
 from __future__ import annotations
 
 import enum
 from typing import Any
 
+import pytest
 import strawberry
-from graphql import execute, parse
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from graphql import execute, get_operation_ast, parse
+from graphql.execution.values import VariableValues
+from strawberry.permission import BasePermission
 
-from api.execution import lean_executor, plain_leaves
+from api.plans import Deviation, QueryPlan, plain_leaves
+
+
+class Never(BasePermission):
+    message = "never"
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        return False
 
 
 @strawberry.enum
@@ -24,43 +33,56 @@ class Thing:
     nickname: str | None
     colour: Colour
     count: int
+    secret: str = strawberry.field(permission_classes=[Never])
+    tags: list[str] = strawberry.field(default_factory=list)
 
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
 
 
+GOOD = Thing(name="a", nickname=None, colour=Colour.RED, count=1, secret="s", tags=["x"])
+BAD = Thing(name=None, nickname="b", colour=Colour.RED, count="x", secret="s")  # type: ignore[arg-type]
+
+
 @strawberry.type
 class Query:
+    good: bool = True
+
     @strawberry.field
     def things(self) -> list[Thing]:
-        return [
-            Thing(name="a", nickname=None, colour=Colour.RED, count=1),
-            Thing(name=None, nickname="b", colour=Colour.RED, count="x"),  # type: ignore[arg-type]
-        ]
+        return [GOOD] if self.good else [GOOD, BAD]
 
 
 SCHEMA = strawberry.Schema(query=Query)._schema
-DOCUMENT = parse("{ things { name nickname colour count shout } }")
+DOCUMENT = parse("{ things { name nickname colour count shout tags } }")
 
 
-def run(executor: type[Any]) -> Any:
-    return execute(SCHEMA, DOCUMENT, executor_class=executor)
+def planned(root: Query) -> Any:
+    operation = get_operation_ast(DOCUMENT)
+    assert operation is not None
+    plan = QueryPlan(SCHEMA, DOCUMENT, operation, plain_leaves(SCHEMA))
+    return plan.run(VariableValues({}, {}), None, root, None)
 
 
-def test_plain_leaves_are_attributes_without_resolvers() -> None:
+def test_plain_leaves_are_basic_fields_only() -> None:
     found = plain_leaves(SCHEMA)
     assert {name for type_name, name in found if type_name == "Thing"} == {
         "name",
         "nickname",
         "colour",
         "count",
-    }
+    }, "not `secret`: a permission guards it; not `shout`: a resolver answers it"
 
 
-def test_lean_answers_and_errors_match_graphql_core() -> None:
-    general = run(StrawberryGraphQLCoreExecutionContext)
-    lean = run(lean_executor(StrawberryGraphQLCoreExecutionContext, SCHEMA))
-    assert lean.data == general.data
-    assert [e.formatted for e in lean.errors or []] == [e.formatted for e in general.errors or []]
-    assert lean.errors  # the second thing's null name and its count are reported
+def test_a_plan_answers_as_graphql_core_does() -> None:
+    root = Query(good=True)
+    assert planned(root) == execute(SCHEMA, DOCUMENT, root_value=root).data  # type: ignore[union-attr]
+
+
+def test_a_plan_gives_way_where_graphql_core_reports_errors() -> None:
+    root = Query(good=False)
+    general = execute(SCHEMA, DOCUMENT, root_value=root)
+    assert general.errors, "the second thing's null name and its count are reported"  # type: ignore[union-attr]
+    with pytest.raises(Deviation):
+        planned(root)  # every resolver here answers at once: no awaiting
