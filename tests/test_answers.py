@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import tracemalloc
 from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import orjson
 
-from api.answers import AnswerCache, Question, content_changes, root_fields
+from api.answers import ENTRY_OVERHEAD_BYTES, AnswerCache, Question, content_changes, root_fields
 from api.content import Item
 from api.db import is_postgres
 from api.settings import Settings
@@ -214,6 +216,23 @@ def test_the_cache_keeps_to_its_memory_bound() -> None:
     assert 0 < len(cache) <= 10_000 // 1_000
     assert cache.get(Question((99,), 1, 1, 0.0)) is not None, "the newest answers stay"
     assert cache.get(Question((0,), 1, 1, 0.0)) is None, "the oldest answers go"
+
+
+def test_kept_answers_take_the_memory_the_bound_counts() -> None:
+    """Answers come from orjson, whose result keeps its growth buffer (a 6 KB answer held
+    16 KB): the cache keeps exact copies, so 32 MB of answers is 32 MB of memory."""
+    cache = AnswerCache({"flows"}, 5000, 1 << 24)
+    tracemalloc.start()
+    try:
+        bodies = [orjson.dumps({"data": {"n": n, "text": "x" * 5_700}}) for n in range(200)]
+        for n, body in enumerate(bodies):
+            cache.put(Question((n,), 1, 1, 0.0), body, [])
+        del bodies, body
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(cache) == 200
+    assert held < 200 * (5_730 + ENTRY_OVERHEAD_BYTES), held
 
 
 def test_only_query_operations_with_plain_root_fields_are_considered() -> None:
