@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,6 +114,7 @@ class FieldPlan:
     plain: PlainLeaf | None  # a leaf answered by reading the attribute
     attribute: str | None  # an object or list read from the attribute, without resolver
     children: dict[str, ObjectPlan] = field(default_factory=dict)  # by runtime type
+    complete: Complete | None = None  # its values' completion, made when first needed
 
 
 @dataclass(slots=True, eq=False)
@@ -165,6 +166,48 @@ class QueryPlan:
             found = self._object(runtime_type, collected.grouped_field_set)
             parent.children[runtime_type.name] = found
         return found
+
+    def completer(self, field_plan: FieldPlan) -> Complete:
+        found = field_plan.complete
+        if found is None:
+            found = field_plan.complete = self._completer(field_plan.definition.type, field_plan)
+        return found
+
+    def _completer(self, return_type: GraphQLOutputType, field_plan: FieldPlan) -> Complete:
+        """graphql-core's `complete_value` for values of `return_type`, its choices among the
+        type's kinds made once here instead of for every value."""
+        if isinstance(return_type, GraphQLNonNull):
+            return _non_null(self._completer(return_type.of_type, field_plan))
+        if isinstance(return_type, GraphQLList):
+            item_type = return_type.of_type
+            return _list(
+                self._completer(item_type, field_plan), self._at_once(item_type, field_plan)
+            )
+        if is_leaf_type(return_type):
+            return _leaf(return_type)  # type: ignore[arg-type]
+        if isinstance(return_type, GraphQLAbstractType):
+            return _abstract(self, return_type, field_plan)
+        assert isinstance(return_type, GraphQLObjectType)
+        return _object_of(self.child(field_plan, return_type))
+
+    def _at_once(
+        self, item_type: GraphQLOutputType, field_plan: FieldPlan
+    ) -> Callable[[Sequence[Any]], list[Any] | None] | None:
+        """Lists of leaves (a step's roles) or of objects of plain leaves (its candidates) are
+        completed in one loop, without a path per item."""
+        non_null = isinstance(item_type, GraphQLNonNull)
+        inner = item_type.of_type if non_null else item_type  # type: ignore[union-attr]
+        one: Callable[[Any], Any]
+        if is_leaf_type(inner):
+            one = inner.coerce_output_value
+        elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
+            leaves = self.child(field_plan, inner).leaves
+            if leaves is None:
+                return None
+            one = functools.partial(_leaves, leaves)
+        else:
+            return None
+        return functools.partial(_all_at_once, one, non_null)
 
     def _object(
         self, object_type: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
@@ -287,9 +330,9 @@ class _Run:
     def root(self) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         if self._plan.serial:
             return self._serially(self._plan.root)
-        return self._object(self._plan.root, self._root, None)
+        return self.object(self._plan.root, self._root, None)
 
-    def _object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
+    def object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
         if plan.leaves is not None:
             return _leaves(plan.leaves, source)
         results: dict[str, Any] = {}
@@ -305,13 +348,9 @@ class _Run:
                         continue
                 field_path = Path(path, key, type_name)
                 if field_plan.attribute is not None:
-                    value = self._complete(
-                        field_plan.definition.type,
-                        field_plan,
-                        None,  # not needed: no abstract type or type check below it
-                        field_path,
-                        getattr(source, field_plan.attribute),
-                    )
+                    complete = field_plan.complete or self._plan.completer(field_plan)
+                    # no resolve info: nothing below decides a type at run time
+                    value = complete(self, None, field_path, getattr(source, field_plan.attribute))
                 else:
                     value = self._field(plan.type, field_plan, source, field_path)
                 results[key] = value
@@ -324,14 +363,35 @@ class _Run:
             return results
         return _settled(results, pending)
 
+    def items(self, complete: Complete, info: Any, path: Path, items: Sequence[Any]) -> Any:
+        """A list's items completed one by one, each with its path."""
+        completed: list[Any] = []
+        pending: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                item_path = Path(path, index, None)
+                if is_awaitable(item):
+                    value = self._later(complete, info, item_path, item)
+                else:
+                    value = complete(self, info, item_path, item)
+                if is_awaitable(value):
+                    pending.append(index)
+                completed.append(value)
+        except BaseException:
+            _abandon(completed[index] for index in pending)
+            raise
+        if not pending:
+            return completed
+        return _settled(completed, pending)
+
     def _field(
         self, parent: GraphQLObjectType, field_plan: FieldPlan, source: Any, path: Path
     ) -> Any:
         info, result = self._resolve(parent, field_plan, source, path)
-        return_type = field_plan.definition.type
+        complete = field_plan.complete or self._plan.completer(field_plan)
         if is_awaitable(result):
-            return self._complete_later(return_type, field_plan, info, path, result)
-        return self._complete(return_type, field_plan, info, path, result)
+            return self._later(complete, info, path, result)
+        return complete(self, info, path, result)
 
     def _resolve(
         self, parent: GraphQLObjectType, field_plan: FieldPlan, source: Any, path: Path
@@ -386,7 +446,7 @@ class _Run:
             if deviated:
                 continue
             try:
-                value = self._complete(field_plan.definition.type, field_plan, info, path, result)
+                value = self._plan.completer(field_plan)(self, info, path, result)
                 results[key] = await value if is_awaitable(value) else value
             except Exception:
                 deviated = True
@@ -394,122 +454,13 @@ class _Run:
             raise Resolved(outcomes)
         return results
 
-    async def _complete_later(
-        self,
-        return_type: GraphQLOutputType,
-        field_plan: FieldPlan,
-        info: Any,
-        path: Path,
-        result: Awaitable[Any],
-    ) -> Any:
-        completed = self._complete(return_type, field_plan, info, path, await result)
+    async def _later(self, complete: Complete, info: Any, path: Path, result: Any) -> Any:
+        completed = complete(self, info, path, await result)
         if is_awaitable(completed):
             return await completed
         return completed
 
-    def _complete(
-        self,
-        return_type: GraphQLOutputType,
-        field_plan: FieldPlan,
-        info: Any,
-        path: Path,
-        result: Any,
-    ) -> Any:
-        if isinstance(result, Exception):
-            raise Deviation
-        if isinstance(return_type, GraphQLNonNull):
-            completed = self._complete(return_type.of_type, field_plan, info, path, result)
-            if completed is None:
-                raise Deviation
-            if is_awaitable(completed):
-                return _present(completed)
-            return completed
-        if result is None or result is Undefined:
-            return None
-        if isinstance(return_type, GraphQLList):
-            return self._list(return_type.of_type, field_plan, info, path, result)
-        if is_leaf_type(return_type):
-            coerced = return_type.coerce_output_value(result)  # type: ignore[union-attr]
-            if coerced is None or coerced is Undefined:
-                raise Deviation
-            return coerced
-        if isinstance(return_type, GraphQLAbstractType):
-            return_type = self._runtime_type(return_type, result, info)
-        assert isinstance(return_type, GraphQLObjectType)
-        if return_type.is_type_of is not None:
-            matches = return_type.is_type_of(result, info)
-            if is_awaitable(matches):
-                _abandon((matches,))
-                raise Deviation
-            if not matches:
-                raise Deviation
-        return self._object(self._plan.child(field_plan, return_type), result, path)
-
-    def _list(
-        self,
-        item_type: GraphQLOutputType,
-        field_plan: FieldPlan,
-        info: Any,
-        path: Path,
-        result: Any,
-    ) -> Any:
-        if isinstance(result, str | bytes | dict) or not isinstance(result, Iterable):
-            raise Deviation
-        items = result if isinstance(result, list | tuple) else list(result)
-        at_once = self._items(item_type, field_plan, items)
-        if at_once is not None:
-            return at_once
-        completed: list[Any] = []
-        pending: list[int] = []
-        try:
-            for index, item in enumerate(items):
-                item_path = Path(path, index, None)
-                if is_awaitable(item):
-                    value = self._complete_later(item_type, field_plan, info, item_path, item)
-                else:
-                    value = self._complete(item_type, field_plan, info, item_path, item)
-                if is_awaitable(value):
-                    pending.append(index)
-                completed.append(value)
-        except BaseException:
-            _abandon(completed[index] for index in pending)
-            raise
-        if not pending:
-            return completed
-        return _settled(completed, pending)
-
-    def _items(
-        self, item_type: GraphQLOutputType, field_plan: FieldPlan, items: list[Any] | tuple[Any]
-    ) -> list[Any] | None:
-        """A list's items completed in one pass when they are leaves (a step's roles) or
-        objects of plain leaves (its candidates); None for the item by item way."""
-        non_null = isinstance(item_type, GraphQLNonNull)
-        inner = item_type.of_type if non_null else item_type  # type: ignore[union-attr]
-        if is_leaf_type(inner):
-            complete = inner.coerce_output_value
-        elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-            leaves = self._plan.child(field_plan, inner).leaves
-            if leaves is None:
-                return None
-            complete = functools.partial(_leaves, leaves)
-        else:
-            return None
-        completed = []
-        for item in items:
-            if item is None:
-                if non_null:
-                    raise Deviation
-                completed.append(None)
-                continue
-            if is_awaitable(item):
-                return None
-            value = complete(item)
-            if value is None or value is Undefined:
-                raise Deviation
-            completed.append(value)
-        return completed
-
-    def _runtime_type(self, abstract: GraphQLAbstractType, result: Any, info: Any) -> Any:
+    def runtime_type(self, abstract: GraphQLAbstractType, result: Any, info: Any) -> Any:
         resolve_type = abstract.resolve_type or default_type_resolver
         name = resolve_type(result, info, abstract)
         if is_awaitable(name):
@@ -520,7 +471,112 @@ class _Run:
             abstract, runtime
         ):
             raise Deviation
+        if runtime.is_type_of is not None:
+            matches = runtime.is_type_of(result, info)
+            if is_awaitable(matches):
+                _abandon((matches,))
+                raise Deviation
+            if not matches:
+                raise Deviation
         return runtime
+
+
+# A value's completion: (run, resolve info, path, resolved value) -> its answer (or awaitable).
+Complete = Callable[[_Run, Any, Path, Any], Any]
+
+
+def _non_null(inner: Complete) -> Complete:
+    def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
+        completed = inner(run, info, path, result)
+        if completed is None:
+            raise Deviation
+        return _present(completed) if is_awaitable(completed) else completed
+
+    return complete
+
+
+def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Complete:
+    coerce = leaf_type.coerce_output_value
+
+    def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, Exception):
+            raise Deviation
+        coerced = coerce(result)
+        if coerced is None or coerced is Undefined:
+            raise Deviation
+        return coerced
+
+    return complete
+
+
+def _list(item: Complete, at_once: Callable[[Sequence[Any]], list[Any] | None] | None) -> Complete:
+    def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, str | bytes | dict) or not isinstance(result, Iterable):
+            raise Deviation  # an exception returned as the value too
+        items = result if isinstance(result, list | tuple) else list(result)
+        if at_once is not None:
+            completed = at_once(items)
+            if completed is not None:
+                return completed
+        return run.items(item, info, path, items)
+
+    return complete
+
+
+def _object_of(plan: ObjectPlan) -> Complete:
+    """Values of one object type, checked by its `is_type_of` when it has one."""
+    is_type_of = plan.type.is_type_of
+
+    def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, Exception):
+            raise Deviation
+        if is_type_of is not None:
+            matches = is_type_of(result, info)
+            if is_awaitable(matches):
+                _abandon((matches,))
+                raise Deviation
+            if not matches:
+                raise Deviation
+        return run.object(plan, result, path)
+
+    return complete
+
+
+def _abstract(query: QueryPlan, abstract: GraphQLAbstractType, field_plan: FieldPlan) -> Complete:
+    def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
+        if result is None or result is Undefined:
+            return None
+        if isinstance(result, Exception):
+            raise Deviation
+        runtime = run.runtime_type(abstract, result, info)
+        return run.object(query.child(field_plan, runtime), result, path)
+
+    return complete
+
+
+def _all_at_once(
+    one: Callable[[Any], Any], non_null: bool, items: Sequence[Any]
+) -> list[Any] | None:
+    completed = []
+    for item in items:
+        if item is None:
+            if non_null:
+                raise Deviation
+            completed.append(None)
+            continue
+        if is_awaitable(item):
+            return None  # the item by item way awaits it
+        value = one(item)
+        if value is None or value is Undefined:
+            raise Deviation
+        completed.append(value)
+    return completed
 
 
 def _leaves(leaves: list[tuple[str, str, Any, bool]], source: Any) -> dict[str, Any]:
