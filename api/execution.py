@@ -39,7 +39,7 @@ from strawberry.utils.operation import get_operation_type
 
 from api.faults import is_unexpected, masked
 from api.limits import validation_errors
-from api.plans import QueryPlan, Resolved, plain_leaves, plannable
+from api.plans import OperationPlan, Resolved, plain_leaves, plannable
 
 logger = logging.getLogger("heed.execution")
 
@@ -51,7 +51,7 @@ class Prepared:
     document: DocumentNode | None
     errors: list[GraphQLError]
     # Each operation's plan (None: graphql-core executes it), made on first use.
-    plans: dict[str | None, QueryPlan | None] = field(default_factory=dict)
+    plans: dict[str | None, OperationPlan | None] = field(default_factory=dict)
 
 
 class Documents:
@@ -82,7 +82,7 @@ class Documents:
             self._prepared.popitem(last=False)
         return found
 
-    def plan(self, prepared: Prepared, operation_name: str | None) -> QueryPlan | None:
+    def plan(self, prepared: Prepared, operation_name: str | None) -> OperationPlan | None:
         """The operation's plan, when one answers it (a valid query or mutation without
         directives a plan does not follow)."""
         try:
@@ -93,7 +93,7 @@ class Documents:
         operation = get_operation_ast(document, operation_name) if document else None
         plan = None
         if document and operation and not prepared.errors and plannable(document, operation):
-            plan = QueryPlan(self._schema, document, operation, self._plain)
+            plan = OperationPlan(self._schema, document, operation, self._plain)
         prepared.plans[operation_name] = plan
         return plan
 

@@ -126,8 +126,8 @@ class ObjectPlan:
     leaves: list[tuple[str, str, Any, bool]] | None
 
 
-class QueryPlan:
-    """One query operation of one document, compiled: the root's fields now, each object
+class OperationPlan:
+    """One query or mutation of one document, compiled: the root's fields now, each object
     type's sub-selection when a value of that type is first completed."""
 
     def __init__(
@@ -307,14 +307,14 @@ class _Unplannable(Visitor):
 
 
 class _Run:
-    """One execution of a plan: what graphql-core's executor does for a query that meets no
-    error, with each field's shape read from the plan."""
+    """One execution of a plan: what graphql-core's executor does for an operation that
+    meets no error, with each field's shape read from the plan."""
 
     __slots__ = ("_context", "_extensions", "_helpers", "_plan", "_root", "_variables")
 
     def __init__(
         self,
-        plan: QueryPlan,
+        plan: OperationPlan,
         variables: VariableValues,
         context: Any,
         root: Any,
@@ -548,14 +548,16 @@ def _object_of(plan: ObjectPlan) -> Complete:
     return complete
 
 
-def _abstract(query: QueryPlan, abstract: GraphQLAbstractType, field_plan: FieldPlan) -> Complete:
+def _abstract(
+    operation: OperationPlan, abstract: GraphQLAbstractType, field_plan: FieldPlan
+) -> Complete:
     def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
         if result is None or result is Undefined:
             return None
         if isinstance(result, Exception):
             raise Deviation
         runtime = run.runtime_type(abstract, result, info)
-        return run.object(query.child(field_plan, runtime), result, path)
+        return run.object(operation.child(field_plan, runtime), result, path)
 
     return complete
 

@@ -12,7 +12,7 @@ from graphql import execute, get_operation_ast, parse
 from graphql.execution.values import VariableValues
 from strawberry.permission import BasePermission
 
-from api.plans import Deviation, QueryPlan, plain_leaves
+from api.plans import Deviation, OperationPlan, plain_leaves
 
 
 class Never(BasePermission):
@@ -61,7 +61,7 @@ DOCUMENT = parse("{ things { name nickname colour count shout tags } }")
 def planned(root: Query) -> Any:
     operation = get_operation_ast(DOCUMENT)
     assert operation is not None
-    plan = QueryPlan(SCHEMA, DOCUMENT, operation, plain_leaves(SCHEMA))
+    plan = OperationPlan(SCHEMA, DOCUMENT, operation, plain_leaves(SCHEMA))
     return plan.run(VariableValues({}, {}), None, root, None)
 
 
