@@ -325,7 +325,7 @@ class _Run:
         self._context = context
         self._root = root
         self._extensions = operation_extensions
-        self._helpers = GraphQLResolveInfoHelpers(gather=_gather, track=_refuse_tracking)
+        self._helpers = GraphQLResolveInfoHelpers(gather=_gather, track=_track)
 
     def root(self) -> dict[str, Any] | Awaitable[dict[str, Any]]:
         if self._plan.serial:
@@ -659,6 +659,6 @@ async def _gather(awaitables: Any) -> list[Any]:
     return await gather_with_cancel(*awaitables)
 
 
-def _refuse_tracking(_values: Any) -> None:
-    """Work left running past its field cannot be followed by a plan."""
-    raise Deviation
+def _track(values: Sequence[Any]) -> None:
+    """A resolver's own background work settles in the background, as graphql-core's does."""
+    _abandon(value for value in values if is_awaitable(value))
