@@ -83,8 +83,8 @@ class Documents:
         return found
 
     def plan(self, prepared: Prepared, operation_name: str | None) -> OperationPlan | None:
-        """The operation's plan, when one answers it (a valid query or mutation without
-        directives a plan does not follow)."""
+        """The operation's plan, when one answers it (a valid document's query or mutation
+        without directives a plan does not follow)."""
         try:
             return prepared.plans[operation_name]
         except KeyError:
@@ -92,7 +92,7 @@ class Documents:
         document = prepared.document
         operation = get_operation_ast(document, operation_name) if document else None
         plan = None
-        if document and operation and not prepared.errors and plannable(document, operation):
+        if document and operation and plannable(document, operation):
             plan = OperationPlan(self._schema, document, operation, self._plain)
         prepared.plans[operation_name] = plan
         return plan

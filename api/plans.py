@@ -122,8 +122,8 @@ class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
     # When every field is a plain leaf (a member's id and name, a flow's progress): each
-    # (key, attribute, type, nullable), answered without paths or completion steps.
-    leaves: list[tuple[str, str, Any, bool]] | None
+    # (key, leaf), answered without paths or completion steps.
+    leaves: list[tuple[str, PlainLeaf]] | None
 
 
 class OperationPlan:
@@ -230,7 +230,7 @@ class OperationPlan:
                     _attribute(definition, node),
                 )
             )
-        leaves = [(f.key, *f.plain) for f in fields if f.plain is not None]
+        leaves = [(f.key, f.plain) for f in fields if f.plain is not None]
         return ObjectPlan(object_type, fields, leaves if len(leaves) == len(fields) else None)
 
     def run(
@@ -342,10 +342,8 @@ class _Run:
             for field_plan in plan.fields:
                 key = field_plan.key
                 if field_plan.plain is not None:
-                    value = _plain_value(field_plan.plain, source)
-                    if value is not Undefined:
-                        results[key] = value
-                        continue
+                    results[key] = _plain_value(field_plan.plain, source)
+                    continue
                 field_path = Path(path, key, type_name)
                 if field_plan.attribute is not None:
                     complete = field_plan.complete or self._plan.completer(field_plan)
@@ -581,35 +579,24 @@ def _all_at_once(
     return completed
 
 
-def _leaves(leaves: list[tuple[str, str, Any, bool]], source: Any) -> dict[str, Any]:
-    """An object of plain leaves; what graphql-core would report (a null where none may
-    be, a value its type refuses) deviates."""
-    results = {}
-    for key, attribute, leaf_type, nullable in leaves:
-        value = getattr(source, attribute)
-        if value is None:
-            if not nullable:
-                raise Deviation
-            results[key] = None
-            continue
-        coerced = leaf_type.coerce_output_value(value)
-        if coerced is None or coerced is Undefined:
-            raise Deviation
-        results[key] = coerced
-    return results
+def _leaves(leaves: list[tuple[str, PlainLeaf]], source: Any) -> dict[str, Any]:
+    """An object of plain leaves."""
+    return {key: _plain_value(leaf, source) for key, leaf in leaves}
 
 
 def _plain_value(plain: PlainLeaf, source: Any) -> Any:
-    """The attribute's output value, or Undefined when it needs the general way."""
+    """The attribute's output value; what graphql-core would report (a null where none may
+    be, a value its type refuses) deviates."""
     attribute, leaf_type, nullable = plain
-    try:
-        value = getattr(source, attribute)
-        if value is None:
-            return None if nullable else Undefined
-        coerced = leaf_type.coerce_output_value(value)
-    except Exception:
-        return Undefined
-    return Undefined if coerced is None else coerced
+    value = getattr(source, attribute)
+    if value is None:
+        if not nullable:
+            raise Deviation
+        return None
+    coerced = leaf_type.coerce_output_value(value)
+    if coerced is None or coerced is Undefined:
+        raise Deviation
+    return coerced
 
 
 async def _settled(results: Any, keys: list[Any]) -> Any:
