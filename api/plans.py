@@ -24,7 +24,9 @@ selections, `@skip`/`@include` that depend on a variable, or fragment variables,
 from __future__ import annotations
 
 import asyncio
+import enum
 import functools
+import operator
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,14 +37,17 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     GraphQLAbstractType,
+    GraphQLBoolean,
     GraphQLEnumType,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLString,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -67,6 +72,10 @@ from strawberry.schema.schema import _OperationContextAwareGraphQLResolveInfo as
 
 # A leaf field strawberry resolves by reading an attribute: (attribute, type, nullable).
 PlainLeaf = tuple[str, GraphQLScalarType | GraphQLEnumType, bool]
+# A value read from an attribute -> its answer, for values whose whole completion the plan
+# knows (leaves, and lists and objects of such values); raises Deviation where graphql-core
+# would not answer the same.
+Convert = Callable[[Any], Any]
 
 _NO_VARIABLES = VariableValues({}, {})
 _CONDITIONS = frozenset({"skip", "include"})
@@ -115,15 +124,18 @@ class FieldPlan:
     attribute: str | None  # an object or list read from the attribute, without resolver
     children: dict[str, ObjectPlan] = field(default_factory=dict)  # by runtime type
     complete: Complete | None = None  # its values' completion, made when first needed
+    # The attribute read and its conversion, when the field's whole answer is known from
+    # the plan: no resolver, path or resolve info anywhere below it.
+    read: tuple[str, Convert] | None = None
 
 
 @dataclass(slots=True, eq=False)
 class ObjectPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
-    # When every field is a plain leaf (a member's id and name, a flow's progress): each
-    # (key, leaf), answered without paths or completion steps.
-    leaves: list[tuple[str, PlainLeaf]] | None
+    # When every field is read (a step's leaves, roles and candidates; a flow made of such
+    # steps): the object's answer in one call, without paths or completion steps.
+    static: Callable[[Any], dict[str, Any]] | None
 
 
 class OperationPlan:
@@ -193,26 +205,41 @@ class OperationPlan:
     def _at_once(
         self, item_type: GraphQLOutputType, field_plan: FieldPlan
     ) -> Callable[[Sequence[Any]], list[Any] | None] | None:
-        """Lists of leaves (a step's roles) or of objects of plain leaves (its candidates) are
+        """A resolver's list of values the plan converts whole (the viewer's flows) is
         completed in one loop, without a path per item."""
-        non_null = isinstance(item_type, GraphQLNonNull)
-        inner = item_type.of_type if non_null else item_type  # type: ignore[union-attr]
-        one: Callable[[Any], Any]
-        if is_leaf_type(inner):
-            one = inner.coerce_output_value
-        elif isinstance(inner, GraphQLObjectType) and inner.is_type_of is None:
-            leaves = self.child(field_plan, inner).leaves
-            if leaves is None:
-                return None
-            one = functools.partial(_leaves, leaves)
-        else:
+        convert = self._convert(item_type, field_plan)
+        return None if convert is None else functools.partial(_all_at_once, convert)
+
+    def _read(self, field_plan: FieldPlan) -> tuple[str, Convert] | None:
+        if field_plan.plain is not None:
+            attribute, leaf_type, nullable = field_plan.plain
+            return attribute, _leaf_value(leaf_type, nullable)
+        if field_plan.attribute is None:
             return None
-        return functools.partial(_all_at_once, one, non_null)
+        convert = self._convert(field_plan.definition.type, field_plan)
+        return None if convert is None else (field_plan.attribute, convert)
+
+    def _convert(
+        self, value_type: GraphQLOutputType, field_plan: FieldPlan, nullable: bool = True
+    ) -> Convert | None:
+        """How values of `value_type` are answered whole, or None when a value's answer needs
+        a resolver, a path or a type decided at run time."""
+        if isinstance(value_type, GraphQLNonNull):
+            return self._convert(value_type.of_type, field_plan, nullable=False)
+        if isinstance(value_type, GraphQLList):
+            item = self._convert(value_type.of_type, field_plan)
+            return None if item is None else _list_value(item, nullable)
+        if is_leaf_type(value_type):
+            return _leaf_value(value_type, nullable)  # type: ignore[arg-type]
+        if isinstance(value_type, GraphQLObjectType) and value_type.is_type_of is None:
+            static = self.child(field_plan, value_type).static
+            return None if static is None else _object_value(static, nullable)
+        return None
 
     def _object(
         self, object_type: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
     ) -> ObjectPlan:
-        fields = []
+        fields: list[FieldPlan] = []
         for key, details in grouped.items():
             node = details[0].node
             definition = self.schema.get_field(object_type, node.name.value)
@@ -230,8 +257,11 @@ class OperationPlan:
                     _attribute(definition, node),
                 )
             )
-        leaves = [(f.key, f.plain) for f in fields if f.plain is not None]
-        return ObjectPlan(object_type, fields, leaves if len(leaves) == len(fields) else None)
+        for field_plan in fields:
+            field_plan.read = self._read(field_plan)
+        reads = [(f.key, *f.read) for f in fields if f.read is not None]
+        static = _static_object(reads) if len(reads) == len(fields) else None
+        return ObjectPlan(object_type, fields, static)
 
     def run(
         self,
@@ -333,16 +363,17 @@ class _Run:
         return self.object(self._plan.root, self._root, None)
 
     def object(self, plan: ObjectPlan, source: Any, path: Path | None) -> Any:
-        if plan.leaves is not None:
-            return _leaves(plan.leaves, source)
+        if plan.static is not None:
+            return plan.static(source)
         results: dict[str, Any] = {}
         pending: list[str] = []
         type_name = plan.type.name
         try:
             for field_plan in plan.fields:
                 key = field_plan.key
-                if field_plan.plain is not None:
-                    results[key] = _plain_value(field_plan.plain, source)
+                read = field_plan.read
+                if read is not None:
+                    results[key] = read[1](getattr(source, read[0]))
                     continue
                 field_path = Path(path, key, type_name)
                 if field_plan.attribute is not None:
@@ -560,43 +591,90 @@ def _abstract(
     return complete
 
 
-def _all_at_once(
-    one: Callable[[Any], Any], non_null: bool, items: Sequence[Any]
-) -> list[Any] | None:
+def _all_at_once(convert: Convert, items: Sequence[Any]) -> list[Any] | None:
     completed = []
     for item in items:
-        if item is None:
-            if non_null:
-                raise Deviation
-            completed.append(None)
-            continue
         if is_awaitable(item):
             return None  # the item by item way awaits it
-        value = one(item)
-        if value is None or value is Undefined:
-            raise Deviation
-        completed.append(value)
+        completed.append(convert(item))
     return completed
 
 
-def _leaves(leaves: list[tuple[str, PlainLeaf]], source: Any) -> dict[str, Any]:
-    """An object of plain leaves."""
-    return {key: _plain_value(leaf, source) for key, leaf in leaves}
+def _static_object(reads: list[tuple[str, str, Convert]]) -> Callable[[Any], dict[str, Any]]:
+    """An object's answer from its attributes, read all at once."""
+    keys = tuple(key for key, _, _ in reads)
+    converts = tuple(convert for _, _, convert in reads)
+    attributes = operator.attrgetter(*(attribute for _, attribute, _ in reads))
+    if len(reads) == 1:
+        [(key, attribute, convert)] = reads
+        return lambda source: {key: convert(getattr(source, attribute))}
+
+    def complete(source: Any) -> dict[str, Any]:
+        answers = zip(keys, converts, attributes(source), strict=True)
+        return {key: convert(value) for key, convert, value in answers}
+
+    return complete
 
 
-def _plain_value(plain: PlainLeaf, source: Any) -> Any:
-    """The attribute's output value; what graphql-core would report (a null where none may
-    be, a value its type refuses) deviates."""
-    attribute, leaf_type, nullable = plain
-    value = getattr(source, attribute)
-    if value is None:
-        if not nullable:
-            raise Deviation
-        return None
-    coerced = leaf_type.coerce_output_value(value)
-    if coerced is None or coerced is Undefined:
+def _absent(nullable: bool) -> None:
+    """A null answer, where the type allows one; graphql-core reports it elsewhere."""
+    if not nullable:
         raise Deviation
-    return coerced
+
+
+def _leaf_value(leaf_type: GraphQLScalarType | GraphQLEnumType, nullable: bool) -> Convert:
+    """The leaf's output value, as its `coerce_output_value` gives it; strings, booleans and
+    strawberry's enum members answered without the call (the same answer, worked out once)."""
+    coerce = leaf_type.coerce_output_value
+
+    def general(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return _absent(nullable)
+        if isinstance(value, Exception) or is_awaitable(value):
+            raise Deviation
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise Deviation
+        return coerced
+
+    if leaf_type is GraphQLString or leaf_type is GraphQLID or leaf_type is GraphQLBoolean:
+        same = bool if leaf_type is GraphQLBoolean else str
+
+        def exactly(value: Any) -> Any:
+            return value if value.__class__ is same else general(value)
+
+        return exactly
+    members = getattr(leaf_type, "wrapped_cls", None)
+    if not (isinstance(members, type) and issubclass(members, enum.Enum)):
+        return general
+    names = {member: coerce(member) for member in members}
+
+    def named(value: Any) -> Any:
+        return names[value] if value.__class__ is members else general(value)
+
+    return named
+
+
+def _list_value(item: Convert, nullable: bool) -> Convert:
+    def convert(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return _absent(nullable)
+        if not isinstance(value, list | tuple):
+            raise Deviation  # other iterables and awaitables take graphql-core's way
+        return [item(one) for one in value]
+
+    return convert
+
+
+def _object_value(static: Callable[[Any], dict[str, Any]], nullable: bool) -> Convert:
+    def convert(value: Any) -> Any:
+        if value is None or value is Undefined:
+            return _absent(nullable)
+        if isinstance(value, Exception) or is_awaitable(value):
+            raise Deviation
+        return static(value)
+
+    return convert
 
 
 async def _settled(results: Any, keys: list[Any]) -> Any:

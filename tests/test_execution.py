@@ -27,6 +27,16 @@ class Colour(enum.Enum):
     RED = "red"
 
 
+class Label(str):
+    """A string of a type of its own: not answered by the strings' shortcut."""
+
+
+@strawberry.type
+class Part:
+    label: str
+    colour: Colour | None
+
+
 @strawberry.type
 class Thing:
     name: str
@@ -35,27 +45,40 @@ class Thing:
     count: int
     secret: str = strawberry.field(permission_classes=[Never])
     tags: list[str] = strawberry.field(default_factory=list)
+    parts: list[Part] = strawberry.field(default_factory=list)
 
     @strawberry.field
     def shout(self) -> str:
         return self.name.upper()
 
 
-GOOD = Thing(name="a", nickname=None, colour=Colour.RED, count=1, secret="s", tags=["x"])
+# Values read whole (strings, enum members, lists, objects of leaves), and values given in
+# another form that graphql-core accepts: a tuple for a list, a str subclass, an enum's value.
+GOOD = Thing(
+    name="a",
+    nickname=None,
+    colour=Colour.RED,
+    count=1,
+    secret="s",
+    tags=("x", Label("y")),  # type: ignore[arg-type]
+    parts=[Part(label="p", colour=None), Part(label=Label("q"), colour="red")],  # type: ignore[arg-type]
+)
 BAD = Thing(name=None, nickname="b", colour=Colour.RED, count="x", secret="s")  # type: ignore[arg-type]
+# graphql-core takes any iterable for a list; a plan leaves all but lists and tuples to it.
+ODD = Thing(name="o", nickname=None, colour=Colour.RED, count=2, secret="s", tags={"z"})  # type: ignore[arg-type]
 
 
 @strawberry.type
 class Query:
-    good: bool = True
+    which: str = "good"
 
     @strawberry.field
     def things(self) -> list[Thing]:
-        return [GOOD] if self.good else [GOOD, BAD]
+        return {"good": [GOOD], "bad": [GOOD, BAD], "odd": [ODD]}[self.which]
 
 
 SCHEMA = strawberry.Schema(query=Query)._schema
-DOCUMENT = parse("{ things { name nickname colour count shout tags } }")
+DOCUMENT = parse("{ things { name nickname colour count shout tags parts { label colour } } }")
 
 
 def planned(root: Query) -> Any:
@@ -76,13 +99,24 @@ def test_plain_leaves_are_basic_fields_only() -> None:
 
 
 def test_a_plan_answers_as_graphql_core_does() -> None:
-    root = Query(good=True)
-    assert planned(root) == execute(SCHEMA, DOCUMENT, root_value=root).data  # type: ignore[union-attr]
+    root = Query(which="good")
+    answer = planned(root)
+    assert answer == execute(SCHEMA, DOCUMENT, root_value=root).data  # type: ignore[union-attr]
+    assert answer["things"][0]["parts"][1] == {"label": "q", "colour": "RED"}
 
 
 def test_a_plan_gives_way_where_graphql_core_reports_errors() -> None:
-    root = Query(good=False)
+    root = Query(which="bad")
     general = execute(SCHEMA, DOCUMENT, root_value=root)
     assert general.errors, "the second thing's null name and its count are reported"  # type: ignore[union-attr]
     with pytest.raises(Deviation):
         planned(root)  # every resolver here answers at once: no awaiting
+
+
+def test_a_plan_gives_way_on_iterables_it_does_not_read_whole() -> None:
+    root = Query(which="odd")
+    general = execute(SCHEMA, DOCUMENT, root_value=root)
+    assert not general.errors
+    assert general.data["things"][0]["tags"] == ["z"]  # type: ignore[index]
+    with pytest.raises(Deviation):
+        planned(root)
