@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any, cast
 
 import strawberry
@@ -80,11 +80,12 @@ class Step:
     title: str
     status: StepStatus  # type: ignore[valid-type]
     scope: StepScope  # type: ignore[valid-type]
-    roles: list[str]
-    candidates: list[Member] = strawberry.field(
+    # Sequences: a step's roles and requires are its content's tuples, shared, never copied.
+    roles: Sequence[str]
+    candidates: Sequence[Member] = strawberry.field(
         description="NEEDS_ROLE: members who hold an allowed role."
     )
-    requires: list[strawberry.ID]
+    requires: Sequence[strawberry.ID]
     optional: bool
     skippable: bool
     completes_on: str | None = strawberry.field(description="App event that completes it.")
@@ -139,7 +140,6 @@ class Flow:
     @classmethod
     def from_result(cls, result: FlowResult) -> Flow:
         item, view = result.item, result.view
-        content = {step.id: step for step in item.steps}
         known: dict[str, Member] = {}  # a teammate is a candidate of many steps: built once
 
         def member(row: MemberRow) -> Member:
@@ -149,8 +149,8 @@ class Flow:
             return found
 
         steps = []
-        for step_view in view.steps:
-            step = content[step_view.step_id]
+        # The engine's views follow the flow's steps, in order.
+        for step, step_view in zip(item.steps, view.steps, strict=True):
             members = result.steps[step_view.step_id]
             steps.append(
                 Step(
@@ -158,9 +158,11 @@ class Flow:
                     title=step.title,
                     status=step_view.status,
                     scope=SCOPES[step.scope],
-                    roles=list(step.roles),
-                    candidates=[member(m) for m in members.candidates],
-                    requires=cast(list[strawberry.ID], list(step.requires)),  # ID is str
+                    roles=step.roles,
+                    candidates=[member(m) for m in members.candidates]
+                    if members.candidates
+                    else (),
+                    requires=cast(tuple[strawberry.ID, ...], step.requires),  # ID is str
                     optional=step.optional,
                     skippable=step.skippable,
                     completes_on=step.completes_on,

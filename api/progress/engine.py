@@ -16,11 +16,12 @@ How marks apply (`current_marks`):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from api.errors import ErrorCode
 
@@ -71,6 +72,10 @@ class FlowDef:
     revision: int
     steps: tuple[StepDef, ...]
 
+    @functools.cached_property
+    def step_ids(self) -> frozenset[str]:
+        return frozenset(step.id for step in self.steps)
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -96,8 +101,9 @@ class FlowRecord:
     dismissed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class StepView:
+class StepView(NamedTuple):
+    """Built for every step of every answer: a tuple costs half a frozen dataclass."""
+
     step_id: str
     status: StepStatus
     done_by: str | None  # member id, only when DONE
@@ -146,7 +152,9 @@ def mark_key(step: StepDef, viewer: Member, action: Action) -> str | None:
     return viewer.id
 
 
-def _latest(marks: Iterable[Mark]) -> Mark | None:
+def _latest(marks: Sequence[Mark]) -> Mark | None:
+    if len(marks) < 2:  # the database keeps one per key: almost always the case
+        return marks[0] if marks else None
     # Ties are broken on the other fields ("done" first), so row order never matters.
     return max(marks, key=lambda m: (m.at, m.state == "done", m.revision, m.by), default=None)
 
@@ -156,24 +164,26 @@ def current_marks(flow: FlowDef, marks: Iterable[Mark], viewer: Member) -> dict[
 
     See the module docstring for which marks apply.
     """
-    steps = {step.id: step for step in flow.steps}
+    step_ids = flow.step_ids
     org: dict[str, list[Mark]] = {}
     own: dict[str, list[Mark]] = {}
     for mark in marks:
-        if mark.step_id not in steps or mark.state not in _MARK_STATES:
+        if mark.step_id not in step_ids or mark.state not in _MARK_STATES:
             continue
         if mark.member_id is None:
             org.setdefault(mark.step_id, []).append(mark)
         elif mark.member_id == viewer.id:
             own.setdefault(mark.step_id, []).append(mark)
     result: dict[str, Mark] = {}
+    if not org and not own:
+        return result
     for step in flow.steps:
         if step.scope is Scope.USER:
             mark = _latest(own.get(step.id, ()))
         else:
             mark = _latest(org.get(step.id, ()))
             if mark is None and not holds_role(step, viewer):
-                mark = _latest(m for m in own.get(step.id, ()) if m.state == "skipped")
+                mark = _latest([m for m in own.get(step.id, ()) if m.state == "skipped"])
         if mark is not None:
             result[step.id] = mark
     return result
@@ -187,7 +197,7 @@ def _candidates(step: StepDef, viewer: Member, members: Sequence[Member]) -> tup
 def _step_views(
     flow: FlowDef, current: dict[str, Mark], viewer: Member, members: Sequence[Member]
 ) -> tuple[StepView, ...]:
-    step_ids = {step.id for step in flow.steps}
+    step_ids = flow.step_ids
     done_ids = {step_id for step_id, mark in current.items() if mark.state == "done"}
     views = []
     for step in flow.steps:
@@ -198,10 +208,11 @@ def _step_views(
             else ()
         )
         mark = current.get(step.id)
-        candidates: tuple[str, ...] = ()
         if mark is not None and mark.state == "done":
-            status = StepStatus.DONE
-        elif mark is not None:
+            views.append(StepView(step.id, StepStatus.DONE, mark.by, mark.at, (), missing))
+            continue
+        candidates: tuple[str, ...] = ()
+        if mark is not None:
             status = StepStatus.SKIPPED
         elif missing:
             status = StepStatus.LOCKED
@@ -210,17 +221,7 @@ def _step_views(
             candidates = _candidates(step, viewer, members)
         else:
             status = StepStatus.AVAILABLE
-        done = status is StepStatus.DONE
-        views.append(
-            StepView(
-                step_id=step.id,
-                status=status,
-                done_by=mark.by if done and mark else None,
-                done_at=mark.at if done and mark else None,
-                candidates=candidates,
-                missing_requires=missing,
-            )
-        )
+        views.append(StepView(step.id, status, None, None, candidates, missing))
     return tuple(views)
 
 

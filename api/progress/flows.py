@@ -27,6 +27,9 @@ class StepResult:
     candidates: tuple[MemberRow, ...]
 
 
+NOBODY = StepResult(None, None, ())  # a step nobody did, nobody is assigned, anyone can do
+
+
 @dataclass(frozen=True)
 class FlowResult:
     item: Item
@@ -77,6 +80,8 @@ def evaluate(
             assignee=by_pk.get(assignees.get((flow.id, v.step_id), -1)) if assignees else None,
             candidates=tuple(by_id[c] for c in v.candidates if c in by_id) if v.candidates else (),
         )
+        if v.done_by or v.candidates or assignees
+        else NOBODY
         for v in view.steps
     }
     completed_at = record.completed_at if record else None
