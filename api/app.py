@@ -19,7 +19,7 @@ from api.db.listen import Listener
 from api.events.worker import DeliveryWorker
 from api.faults import guarded
 from api.graphiql import ASSETS_PATH, graphiql_assets
-from api.graphql_http import graphql_endpoint
+from api.graphql_http import GraphQLRequest, graphql_endpoint
 from api.insight.cases import PortfolioMemo
 from api.insight.nudges import NudgeJob
 from api.members import MemberRegistry
@@ -94,7 +94,7 @@ _graphql_endpoint = guarded(graphql_endpoint)
 
 
 async def _graphql_over_http(scope: Scope, receive: Receive, send: Send) -> None:
-    response = await _graphql_endpoint(Request(scope, receive, send))
+    response = await _graphql_endpoint(GraphQLRequest(scope, receive, send))
     await response(scope, receive, send)
 
 

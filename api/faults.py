@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import logging
+import random
 import re
-import secrets
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -35,12 +35,14 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 def request_id_of(request: Request) -> str:
     """The client's X-Request-Id when it is a short token (it reaches our logs), else a new
-    one; the same for the whole request."""
-    cached = getattr(request.state, "request_id", None)
+    one; the same for the whole request. New ones need to be unique, not unpredictable: no
+    system call for them (`random` is seeded again in a forked worker)."""
+    state = request.scope.setdefault("state", {})  # what `request.state` wraps
+    cached: str | None = state.get("request_id")
     if cached is None:
         sent = request.headers.get("x-request-id")
-        cached = sent if sent and _REQUEST_ID.fullmatch(sent) else secrets.token_hex(16)
-        request.state.request_id = cached
+        cached = sent if sent and _REQUEST_ID.fullmatch(sent) else f"{random.getrandbits(128):032x}"
+        state["request_id"] = cached
     return cached
 
 

@@ -7,7 +7,6 @@ codes that go with each, authentication, body limits, and masking of unexpected 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
@@ -17,6 +16,7 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from strawberry.exceptions import MissingQueryError
@@ -45,6 +45,38 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 JSON = "application/json"
 QUERY_ONLY = frozenset({OperationType.QUERY})
 QUERY_AND_MUTATION = frozenset({OperationType.QUERY, OperationType.MUTATION})
+
+
+class LookupHeaders(Headers):
+    """Headers read from a dict made once per request: the endpoint asks for a dozen, most of
+    them absent, and Starlette's `Headers` scans the whole list for each (raising KeyError
+    inside `get` for every absent one). The first of repeated headers wins, as there."""
+
+    def __init__(self, scope: Mapping[str, Any]) -> None:
+        super().__init__(scope=scope)
+        self._by_name = {
+            key.decode("latin-1"): value.decode("latin-1") for key, value in reversed(self._list)
+        }
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._by_name.get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        return self._by_name[key.lower()]
+
+    def __contains__(self, key: Any) -> bool:
+        return isinstance(key, str) and key.lower() in self._by_name
+
+
+class GraphQLRequest(Request):
+    """A GraphQL request over HTTP, with `LookupHeaders`."""
+
+    @property
+    def headers(self) -> Headers:
+        found: Headers | None = getattr(self, "_lookup_headers", None)
+        if found is None:
+            found = self._lookup_headers = LookupHeaders(self.scope)
+        return found
 
 
 class RequestError(Exception):
@@ -243,19 +275,19 @@ async def _read_params(request: Request, max_body_bytes: int) -> dict[str, Any]:
 
 
 async def _read_body(request: Request, max_body_bytes: int) -> bytes:
-    """The body, within the size limit and the read timeout (a client trickling its body
-    holds a connection and a worker slot)."""
-    timeout = request.app.state.runtime.settings.limits.read_timeout_seconds
+    """The body, within the size limit. The time it may take is the server's to bound (one
+    deadline for a request's headers and body, in `api.server`): a client that trickles it
+    is answered 408 there, and seen gone here."""
     body = bytearray()
-    try:
-        async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
-                body.extend(chunk)
-                if len(body) > max_body_bytes:
-                    raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
-    except TimeoutError:
-        raise RequestError(408, f"the request body took longer than {timeout} s") from None
-    return bytes(body)
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise RequestError(408, "the client left before its request body arrived")
+        body += message.get("body", b"")
+        if len(body) > max_body_bytes:
+            raise RequestError(413, f"request body larger than {max_body_bytes} bytes")
+        if not message.get("more_body", False):
+            return bytes(body)
 
 
 def _parse_json(raw: str | bytes, what: str) -> Any:

@@ -79,6 +79,7 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self._hits, self._misses = self.answer_cache.labels("hit"), self.answer_cache.labels("miss")
         self.subscriptions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._operations: set[str] = set()
         # The labelled series of each (operation, outcome), found once: `labels()` takes a
@@ -106,7 +107,7 @@ class Metrics:
         series[1].observe(seconds)
 
     def answer_cache_lookup(self, hit: bool) -> None:
-        self.answer_cache.labels("hit" if hit else "miss").inc()
+        (self._hits if hit else self._misses).inc()
 
     def watch(self, runtime: Runtime) -> None:
         """Collect the runtime's live figures at each scrape."""
@@ -179,8 +180,7 @@ def document_operation_name(query: str) -> str | None:
 
 def note(request: Request, **fields: str | None) -> None:
     """Attach fields to the request's log line and metrics (operation, organization, ...)."""
-    for key, value in fields.items():
-        setattr(request.state, key, value)
+    request.scope.setdefault("state", {}).update(fields)  # what `request.state` wraps
 
 
 def outcome_of(status: int, body_start: bytes) -> str:

@@ -1,10 +1,10 @@
 """The HTTP server's own limits, for `heed serve` (uvicorn with httptools).
 
 Uvicorn bounds neither the size nor the number of request headers with httptools, and closes
-an idle keep-alive connection but not one that trickles its headers. This protocol adds both
-bounds (`431`) and a deadline for the headers of each request (`408`); the body has the same
-deadline in the application (`api.graphql_http`). Concurrency, WebSocket message size and
-keep-alive are uvicorn settings, set in `uvicorn_options`.
+an idle keep-alive connection but not one that trickles its headers or body. This protocol
+adds both bounds (`431`) and one deadline for each request's headers and body (`408`): one
+timer per request, where a timeout in the application would arm a second one. Concurrency,
+WebSocket message size and keep-alive are uvicorn settings, set in `uvicorn_options`.
 """
 
 from __future__ import annotations
@@ -39,20 +39,26 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0  # names and values, as parsed
         self._header_count = 0
         self._reading_headers = True
+        self._reading_body = False
         self._refused = False
         self._cancel_deadline()
-        self._deadline = self.loop.call_later(
-            self._limits.read_timeout_seconds, self._headers_too_slow
-        )
+        self._deadline = self.loop.call_later(self._limits.read_timeout_seconds, self._too_slow)
 
     def _cancel_deadline(self) -> None:
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
 
-    def _headers_too_slow(self) -> None:
-        if self._reading_headers and not self.transport.is_closing():
+    def _too_slow(self) -> None:
+        """The request did not arrive in time. One whose body was awaited is already running:
+        closing the connection ends it (its reads see the client gone, its answer goes
+        nowhere)."""
+        if self.transport.is_closing():
+            return
+        if self._reading_headers:
             self._refuse(408, "Request Timeout", "request headers took too long")
+        elif self._reading_body:
+            self._refuse(408, "Request Timeout", "request body took too long")
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
         self._refused = True
@@ -90,8 +96,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._reading_headers = False
-        self._cancel_deadline()
+        self._reading_headers = False  # the deadline runs on while the body arrives
         size = self._header_bytes + len(self.url)
         if self._header_count > self._limits.max_headers:
             self._refuse(
@@ -107,6 +112,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 f"request headers over {self._limits.max_header_bytes} bytes",
             )
             return
+        self._reading_body = True
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
@@ -114,6 +120,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        if self._reading_body:  # not a request answered before its body was read
+            self._reading_body = False
+            self._cancel_deadline()
         if not self._refused:
             super().on_message_complete()
 

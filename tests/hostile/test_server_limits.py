@@ -1,5 +1,5 @@
 """The server's own limits (`heed serve`'s uvicorn configuration): header size and count,
-a deadline for headers, and the body deadline in the app."""
+and one deadline for each request's headers and body."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
@@ -25,6 +26,10 @@ async def _ok(_: Any) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+async def _length(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(str(len(await request.body())))
+
+
 class _TestProtocol(LimitedHttpToolsProtocol):
     limits = LIMITS
 
@@ -36,7 +41,7 @@ async def serving() -> AsyncIterator[int]:
         port = probe.getsockname()[1]
     options = {**uvicorn_options(LIMITS), "http": _TestProtocol}
     config = uvicorn.Config(
-        Starlette(routes=[Route("/", _ok)]),
+        Starlette(routes=[Route("/", _ok), Route("/body", _length, methods=["POST"])]),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -124,5 +129,33 @@ async def test_keep_alive_requests_get_a_fresh_header_deadline(port: int) -> Non
             answer = await asyncio.wait_for(reader.read(65536), 5)
             assert answer.startswith(b"HTTP/1.1 200")
             await asyncio.sleep(0.6)  # under the deadline each time, over it in total
+    finally:
+        writer.close()
+
+
+def _post(length: int) -> bytes:
+    return f"POST /body HTTP/1.1\r\nHost: heed.test\r\nContent-Length: {length}\r\n\r\n".encode()
+
+
+async def test_a_slow_body_is_timed_out(port: int) -> None:
+    """The body shares its request's deadline: a client that sends a tenth of it and stops
+    is answered 408 and closed."""
+    answer = await _exchange(port, _post(100) + b"x" * 10, wait=1.5)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert answer.endswith(b"request body took too long")
+
+
+async def test_a_body_sent_in_parts_within_the_deadline_is_read(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(2):  # and the next request on the connection gets its own deadline
+            writer.write(_post(100) + b"x" * 50)
+            await writer.drain()
+            await asyncio.sleep(0.6)
+            writer.write(b"x" * 50)
+            await writer.drain()
+            answer = await asyncio.wait_for(reader.read(65536), 5)
+            assert answer.startswith(b"HTTP/1.1 200")
+            assert answer.endswith(b"100")
     finally:
         writer.close()
