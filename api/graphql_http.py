@@ -7,11 +7,10 @@ codes that go with each, authentication, body limits, and masking of unexpected 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -212,19 +211,23 @@ def _check_inputs(params: Mapping[str, Any], runtime: Runtime) -> None:
 
 
 async def _question(runtime: Runtime, context: Context, params: dict[str, Any]) -> Question | None:
-    with _database_failures():
+    with _database_failures:
         return await runtime.answers.question(context, params)
 
 
-@contextlib.contextmanager
-def _database_failures() -> Iterator[None]:
-    """A lost database outside execution is answered like one lost mid-query: 503."""
-    try:
-        yield
-    except Exception as exc:
-        if is_connection_failure(exc):
-            raise DatabaseUnavailable(str(exc)) from exc
-        raise
+class _DatabaseFailures:
+    """A lost database outside execution is answered like one lost mid-query: 503. (A class,
+    not a generator: every request enters it twice.)"""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, error: BaseException | None, _: object) -> None:
+        if isinstance(error, Exception) and is_connection_failure(error):
+            raise DatabaseUnavailable(str(error)) from error
+
+
+_database_failures = _DatabaseFailures()
 
 
 def _ok(body: bytes, media_type: str, request_id: str) -> Response:
@@ -311,7 +314,7 @@ def _check_params(params: Mapping[str, Any]) -> None:
 
 async def _build_context(request: Request, runtime: Runtime, request_id: str) -> Context:
     context = Context(request, runtime, request_id)
-    with _database_failures():
+    with _database_failures:
         await context.sign_in(request.headers)
     return context
 

@@ -62,10 +62,14 @@ class Bucket:
         """Count `cost` requests if allowed; else the seconds to wait (and count nothing)."""
         wait = self.wait(key, now, cost)
         if wait == 0.0:
-            self._due[key] = max(self._due.get(key, now), now) + self.interval * cost
-            if len(self._due) > MAX_KEYS:
-                self._forget(now)
+            self.count(key, now, cost)
         return wait
+
+    def count(self, key: str, now: float, cost: int = 1) -> None:
+        """Count `cost` requests, allowed or not (the caller has checked)."""
+        self._due[key] = max(self._due.get(key, now), now) + self.interval * cost
+        if len(self._due) > MAX_KEYS:
+            self._forget(now)
 
     def _forget(self, now: float) -> None:
         self._due = {key: due for key, due in self._due.items() if due > now}
@@ -146,7 +150,7 @@ class RateLimiter:
             if wait:
                 raise RateLimited(what, wait)
         for bucket, key, _ in checks:
-            bucket.take(key, now, cost)
+            bucket.count(key, now, cost)
 
 
 @functools.lru_cache(maxsize=256)

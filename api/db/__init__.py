@@ -45,19 +45,25 @@ class DatabaseUnavailable(Exception):
     """The database cannot be reached or opened; the message says which and why."""
 
 
-@contextlib.contextmanager
-def using(database: TortoiseContext) -> Iterator[TortoiseContext]:
+class using:
     """Make `database` current for the code inside, safely for concurrent and nested use.
 
     `TortoiseContext.__enter__` keeps its reset token on the instance, so one context shared
     by concurrent requests (or entered twice) would reset to the wrong value; here the token
-    stays local to each entry.
+    stays local to each entry. A class, not a generator: every request enters one.
     """
-    token = _current_context.set(database)
-    try:
-        yield database
-    finally:
-        _current_context.reset(token)
+
+    __slots__ = ("_database", "_token")
+
+    def __init__(self, database: TortoiseContext) -> None:
+        self._database = database
+
+    def __enter__(self) -> TortoiseContext:
+        self._token = _current_context.set(self._database)
+        return self._database
+
+    def __exit__(self, *_: object) -> None:
+        _current_context.reset(self._token)
 
 
 def tortoise_config(database_url: str, pool_size: int | None = None) -> dict[str, Any]:
