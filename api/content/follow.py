@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tortoise.context import TortoiseContext
 
 from api.content.store import RELEASE_CHANNEL, LiveRelease, latest_release_number, load_release
-from api.db import is_connection_failure, using
+from api.db import background, is_connection_failure, using
 from api.db.listen import Listener
 
 logger = logging.getLogger("heed.content")
@@ -67,7 +67,8 @@ class ReleaseFollower:
     async def refresh(self) -> bool:
         """Load the latest release if it is newer than the one served; True if swapped."""
         async with self._lock:
-            with using(self._database):
+            # A background worker's statements: not counted as the requests' it overlaps.
+            with using(self._database), background():
                 number = await latest_release_number()
                 current = self._current
                 if number is None or (current is not None and number == current.number):
