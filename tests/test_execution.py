@@ -13,6 +13,9 @@ from graphql.execution.values import VariableValues
 from strawberry.permission import BasePermission
 
 from api.plans import Deviation, OperationPlan, plain_leaves
+from api.settings import Limits
+from bench.scenarios import HOME
+from schema import build_schema
 
 
 class Never(BasePermission):
@@ -120,3 +123,19 @@ def test_a_plan_gives_way_on_iterables_it_does_not_read_whole() -> None:
     assert general.data["things"][0]["tags"] == ["z"]  # type: ignore[index]
     with pytest.raises(Deviation):
         planned(root)
+
+
+def test_the_home_query_reads_flows_and_steps_whole() -> None:
+    """The benchmark's home query converts each flow and step straight from its attributes
+    (no path or completion step per field): a schema change that loses this shows here,
+    not only as a slower benchmark."""
+    schema = build_schema(Limits(), introspection=False, production=True)._schema
+    document = parse(HOME)
+    operation = get_operation_ast(document)
+    assert operation is not None
+    plan = OperationPlan(schema, document, operation, plain_leaves(schema))
+    flows = next(field for field in plan.root.fields if field.key == "flows")
+    flow = plan.child(flows, schema.type_map["Flow"])  # type: ignore[arg-type]
+    steps = next(field for field in flow.fields if field.key == "steps")
+    assert flow.static is not None
+    assert plan.child(steps, schema.type_map["Step"]).static is not None  # type: ignore[arg-type]

@@ -8,7 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.datastructures import Headers
 
+from api.graphql_http import LookupHeaders
 from api.settings import Limits, Settings
 from tests.conftest import auth, drop_database, running_app, unique
 
@@ -291,3 +293,23 @@ def test_limits_are_configurable() -> None:
     assert replace(settings.limits, max_tokens=Limits().max_tokens) == Limits(
         max_depth=5, max_aliases=3, max_body_bytes=Limits().max_body_bytes
     )
+
+
+def test_lookup_headers_answer_as_starlette_headers() -> None:
+    """The endpoint's dict of headers answers every lookup as Starlette's list does: any
+    case, the first of repeated headers, absent ones."""
+    raw = [
+        (b"authorization", b"Bearer first"),
+        (b"accept", b"*/*"),
+        (b"authorization", b"Bearer second"),
+        (b"x-request-id", b"abc"),
+    ]
+    scope = {"type": "http", "headers": raw}
+    ours, theirs = LookupHeaders(scope), Headers(scope=scope)
+    for name in ("authorization", "Authorization", "accept", "X-Request-Id", "x-forwarded-for"):
+        assert ours.get(name) == theirs.get(name)
+        assert (name in ours) == (name in theirs)
+    assert ours["AUTHORIZATION"] == "Bearer first"
+    assert ours.getlist("authorization") == ["Bearer first", "Bearer second"]
+    with pytest.raises(KeyError):
+        ours["x-absent"]
