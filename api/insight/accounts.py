@@ -18,7 +18,7 @@ from api.content import Catalog, Item, audience_matches
 from api.insight import rules, store
 from api.insight.rules import Component, HealthFacts, MilestoneStatus
 from api.insight.store import OrganizationRow, Reach, Read, TargetMove
-from api.progress.store import flow_definition, is_organization_flow
+from api.progress.store import flow_definition
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _reached(view: MilestoneView | None) -> Reached:
 
 
 def member_flows(plan: Plan) -> list[Item]:
-    return [flow for flow in plan.flows.values() if not is_organization_flow(flow_definition(flow))]
+    return [flow for flow in plan.flows.values() if not flow_definition(flow).organization_wide]
 
 
 def paths_done(

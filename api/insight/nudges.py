@@ -37,7 +37,7 @@ from api.insight.rules import MilestoneStatus
 from api.insight.store import Signal
 from api.progress.engine import Mark, evaluate_flow
 from api.progress.engine import Member as EngineMember
-from api.progress.store import flow_definition, is_organization_flow
+from api.progress.store import flow_definition
 from api.settings import NudgeSettings
 
 logger = logging.getLogger("heed.nudges")
@@ -152,7 +152,7 @@ def stalled_signals(
         if flow is None or row.last_at > cutoff:
             continue
         definition = flow_definition(flow)
-        if is_organization_flow(definition):
+        if definition.organization_wide:
             continue
         if not audience_matches(flow.audience, row.roles, row.attributes, None, row.completed):
             continue

@@ -76,6 +76,11 @@ class FlowDef:
     def step_ids(self) -> frozenset[str]:
         return frozenset(step.id for step in self.steps)
 
+    @functools.cached_property
+    def organization_wide(self) -> bool:
+        """Made only of organization steps: completed once for the whole account."""
+        return bool(self.steps) and all(step.scope is Scope.ORGANIZATION for step in self.steps)
+
 
 @dataclass(frozen=True)
 class Mark:

@@ -77,13 +77,9 @@ def _definition(item: Item) -> FlowDef:
     )
 
 
-def is_organization_flow(flow: FlowDef) -> bool:
-    """A flow made only of organization steps is completed once for the whole account."""
-    return bool(flow.steps) and all(step.scope is Scope.ORGANIZATION for step in flow.steps)
-
-
 def flow_record_key(flow: FlowDef, member_key: str) -> str:
-    return ORG_KEY if is_organization_flow(flow) else member_key
+    """Whose record of the flow counts: the organization's for an organization-wide flow."""
+    return ORG_KEY if flow.organization_wide else member_key
 
 
 @dataclass(frozen=True)

@@ -233,6 +233,8 @@ async def help_requests(
                 or (row.invitee_pk is None and email and row.email == email)
             )
         ]
+    if not chosen:
+        return []  # the usual answer: no member lookup to build
     members = await reads.members_by_pk()
     here = organization(actor)
     return [
