@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import uvicorn
+import websockets
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from api.server import LimitedHttpToolsProtocol, uvicorn_options
 from api.settings import Limits
@@ -30,6 +32,12 @@ async def _length(request: Request) -> PlainTextResponse:
     return PlainTextResponse(str(len(await request.body())))
 
 
+async def _echo(websocket: WebSocket) -> None:
+    await websocket.accept()
+    async for text in websocket.iter_text():
+        await websocket.send_text(text)
+
+
 class _TestProtocol(LimitedHttpToolsProtocol):
     limits = LIMITS
 
@@ -41,7 +49,13 @@ async def serving() -> AsyncIterator[int]:
         port = probe.getsockname()[1]
     options = {**uvicorn_options(LIMITS), "http": _TestProtocol}
     config = uvicorn.Config(
-        Starlette(routes=[Route("/", _ok), Route("/body", _length, methods=["POST"])]),
+        Starlette(
+            routes=[
+                Route("/", _ok),
+                Route("/body", _length, methods=["POST"]),
+                WebSocketRoute("/ws", _echo),
+            ]
+        ),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -159,3 +173,12 @@ async def test_a_body_sent_in_parts_within_the_deadline_is_read(port: int) -> No
             assert answer.endswith(b"100")
     finally:
         writer.close()
+
+
+async def test_a_websocket_outlives_the_request_deadline(port: int) -> None:
+    """The deadline is for a request's headers and body: once upgraded, a WebSocket is
+    bounded by its pings, not by it."""
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws") as socket:
+        await asyncio.sleep(LIMITS.read_timeout_seconds + 0.5)
+        await socket.send("still here")
+        assert await asyncio.wait_for(socket.recv(), 5) == "still here"
