@@ -525,17 +525,11 @@ def _non_null(inner: Complete) -> Complete:
 
 
 def _leaf(leaf_type: GraphQLScalarType | GraphQLEnumType) -> Complete:
-    coerce = leaf_type.coerce_output_value
+    """A resolver's leaf value, converted as an attribute's is (`_non_null` refuses a null)."""
+    convert = _leaf_value(leaf_type, nullable=True)
 
     def complete(run: _Run, info: Any, path: Path, result: Any) -> Any:
-        if result is None or result is Undefined:
-            return None
-        if isinstance(result, Exception):
-            raise Deviation
-        coerced = coerce(result)
-        if coerced is None or coerced is Undefined:
-            raise Deviation
-        return coerced
+        return convert(result)
 
     return complete
 
